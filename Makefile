@@ -1,0 +1,53 @@
+# robotctl developer entry points. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEBIAN_PY := /usr/bin/python3
+
+.PHONY: run test test-unit test-integration test-debian test-system vermin deb bench soak console clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: start gateway, executor and the dev supervisor in the foreground (Ctrl+C stops all)
+run: $(STAMP)
+	$(VPY) -m shared.devsupervisor $(if $(ROBOTCTL_CONFIG),--config $(ROBOTCTL_CONFIG),--dev)
+
+## test: every tier that this machine can run
+test: vermin test-unit test-integration test-debian test-system
+
+vermin: $(STAMP)
+	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --backport dataclasses gateway executor shared tests
+
+test-unit: $(STAMP)
+	$(VPY) -m pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(VPY) -m pytest -q tests/integration
+
+## test-debian: the integration suite on Debian bookworm's python3-* packages
+test-debian:
+	$(DEBIAN_PY) tests/debian_tier.py
+
+## test-system: install the .deb on a real systemd in a container (root + systemd-nspawn)
+test-system: $(STAMP)
+	$(VPY) -m pytest -q tests/system
+
+deb:
+	@# Build from a temporary copy of the tracked (and new, unignored) files, so the
+	@# build never writes into the checkout; the artefacts land in dist/.
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir "$$tmp/src"; \
+	git ls-files -z --cached --others --exclude-standard \
+	  | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$$tmp/src"; \
+	(cd "$$tmp/src" && dpkg-buildpackage -us -uc -b); \
+	mkdir -p dist; mv "$$tmp"/*.deb "$$tmp"/*.buildinfo "$$tmp"/*.changes dist/; \
+	lintian --fail-on error,warning dist/robotctl_$$(dpkg-parsechangelog -S Version)_all.deb
+
+clean:
+	rm -rf $(VENV) .run dist .pytest_cache

@@ -1,0 +1,1 @@
+"""The executor process: runs uploaded robot projects."""

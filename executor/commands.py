@@ -1,0 +1,121 @@
+"""The executor's command handlers, registered in one table.
+
+Adding a command is one handler and one entry in COMMANDS. A handler runs on a worker thread,
+takes the service and the request, and returns a ``calls.Result``; an exception it raises
+becomes an error reply with the exception's type, text and the user's line.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Dict, Optional
+
+from executor import stop_hooks
+from executor.calls import Result, failed, ok
+from executor.python_runtime import CallError, LoadError
+from executor.zip_archive import ArchiveError, ArchiveLimits
+from executor.project_store import StoreError
+from shared import messages
+
+if TYPE_CHECKING:
+    from executor.service import ExecutorService
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["ExecutorService", messages.Request], Result]
+
+
+@dataclass(frozen=True)
+class Command:
+    handler: Handler
+    timed: bool = False     # subject to max_execution_time
+
+
+def start(service: "ExecutorService", request: messages.Request) -> Result:
+    """Import the current project (idempotent)."""
+    try:
+        imported = service.project.load()
+    except LoadError as e:
+        return failed(str(e), {"error": e.details, "project": service.project_info()})
+    service.update_status()
+    data = service.project_info()
+    missing = service.project.missing_requirements()
+    data["missing_requirements"] = missing
+    message = "Project started" if imported else "Project already started"
+    if missing:
+        message += "; requirements not installed: " + ", ".join(missing)
+    return ok(message, data)
+
+
+def process(service: "ExecutorService", request: messages.Request) -> Result:
+    """Call ``object.method(args)`` on the project, loading it first if needed."""
+    args = request.args
+    obj, method, call_args = args.get("object"), args["method"], args.get("args")
+    if not service.project.loaded:
+        result = start(service, request)
+        if result.status != "success":
+            return result
+    try:
+        function = service.project.resolve(obj, method)
+    except CallError as e:
+        return failed(str(e))
+    if isinstance(call_args, dict):
+        value = function(**call_args)
+    elif isinstance(call_args, list):
+        value = function(*call_args)
+    else:
+        value = function()
+    return ok("%s.%s returned" % (obj or "main", method), value)
+
+
+def update(service: "ExecutorService", request: messages.Request) -> Result:
+    """Install the uploaded zip as the current project, then exit to be restarted."""
+    if request.blob is None:
+        return failed("update: no archive was sent")
+    limits = ArchiveLimits(service.config.executor.max_project_size,
+                           service.config.executor.max_project_files)
+    try:
+        info = service.store.install_upload(request.blob, limits)
+    except (ArchiveError, StoreError) as e:
+        return failed("update rejected: %s" % e)
+    log.info("installed uploaded project %s (%s); restarting to load it", info.name, info.sha256[:12])
+    service.request_exit("update")
+    return ok("Project updated; the executor restarts to load it", info.to_dict())
+
+
+def client_left(service: "ExecutorService", request: messages.Request) -> Result:
+    """The controlling client disconnected: run the stop() hooks, keep everything loaded."""
+    reports = service.run_stop_hooks("the client disconnected")
+    problems = [r["message"] for r in reports if r["status"] != "success"]
+    if problems:
+        return failed("stop hooks had problems: " + "; ".join(problems), reports)
+    return ok("stop hooks ran", reports)
+
+
+def status(service: "ExecutorService", request: messages.Request) -> Result:
+    return ok("executor status", service.status_info())
+
+
+def reseed_default(service: "ExecutorService", request: messages.Request) -> Result:
+    """The default project changed on disk: if it is what runs, re-seed and restart."""
+    if service.store.current_info().origin != "default":
+        return ok("the current project is an upload; the default project change was not applied",
+                  {"applied": False})
+    info = service.store.reseed_from_default()
+    service.request_exit("reload")
+    return ok("re-seeded the current project from the default; restarting", dict(
+        info.to_dict(), applied=True))
+
+
+COMMANDS: Dict[str, Command] = {
+    "start": Command(start, timed=True),
+    "process": Command(process, timed=True),
+    "update": Command(update),
+    "client_left": Command(client_left),
+    "status": Command(status),
+    "reseed_default": Command(reseed_default),
+}
+
+
+def lookup(name: str) -> Optional[Command]:
+    return COMMANDS.get(name)

@@ -1,0 +1,173 @@
+"""The Python project type: import ``main.py``, call methods of its globals, run stop hooks.
+
+The module is imported once per executor process; Python cannot unload it, which is why the
+executor is restarted after every update.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+import os
+import sys
+import threading
+import traceback
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+log = logging.getLogger(__name__)
+
+PushFunction = Callable[[str, Any], None]
+MODULE_NAME = "main"
+
+
+class LoadError(Exception):
+    """The project could not be imported; str(e) has the exception and the line in the user's file."""
+
+    def __init__(self, message: str, details: Dict[str, Any]):
+        super().__init__(message)
+        self.details = details
+
+
+class CallError(Exception):
+    """The call names something the project does not have; str(e) says what."""
+
+
+def describe_exception(exc: BaseException, project_dir: Path) -> Tuple[str, Dict[str, Any]]:
+    """``"ZeroDivisionError: division by zero (main.py, line 3)"`` and structured details.
+
+    The location is the innermost traceback frame inside the project, i.e. the user's line.
+    """
+    where: Optional[Tuple[str, int]] = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = (exc.filename, exc.lineno or 0)
+    else:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if _inside(frame.filename, project_dir):
+                where = (frame.filename, frame.lineno or 0)
+    text = "%s: %s" % (type(exc).__name__, exc.msg if isinstance(exc, SyntaxError) else exc)
+    details: Dict[str, Any] = {"type": type(exc).__name__, "file": None, "line": None}
+    if where is not None:
+        relative = os.path.relpath(where[0], str(project_dir))
+        text += " (%s, line %d)" % (relative, where[1])
+        details.update(file=relative, line=where[1])
+    details["traceback"] = "".join(traceback.format_exception(
+        type(exc), exc, _user_frames(exc.__traceback__, project_dir)))
+    return text, details
+
+
+def _user_frames(tb: Optional[TracebackType], project_dir: Path) -> Optional[TracebackType]:
+    """The traceback from the first frame in the user's project on (the executor's own frames
+    say nothing to the user); all of it if no frame is the user's."""
+    start = tb
+    while start is not None and not _inside(start.tb_frame.f_code.co_filename, project_dir):
+        start = start.tb_next
+    return start or tb
+
+
+def _inside(filename: str, directory: Path) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(filename), str(directory)]) == str(directory)
+    except ValueError:
+        return False
+
+
+def stoppable_objects(namespace: Dict[str, Any]) -> List[Tuple[str, Callable[[], Any]]]:
+    """The stop hooks of a module namespace: ``stop()`` of every module-level *instance* that
+    has one, then the module-level ``stop()`` function. Classes, modules and functions are
+    never stopped, and an instance bound to two names is stopped once. Looking up uses
+    ``inspect.getattr_static``, so no property or ``__getattr__`` of user code runs.
+    """
+    hooks: List[Tuple[str, Callable[[], Any]]] = []
+    seen = set()
+    for name, value in list(namespace.items()):
+        if name.startswith("__") or id(value) in seen:
+            continue
+        if inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value):
+            continue
+        if inspect.getattr_static(value, "stop", None) is None:
+            continue
+        method = getattr(value, "stop", None)
+        if callable(method):
+            seen.add(id(value))
+            hooks.append(("%s.stop" % name, method))
+    function = namespace.get("stop")
+    if inspect.isfunction(function):
+        hooks.append(("stop", function))
+    return hooks
+
+
+class PythonProject:
+    """A project whose entry is ``main.py``; module-level globals are the callable objects."""
+
+    kind = "python"
+    marker = "main.py"
+
+    def __init__(self, path: Path, push: PushFunction):
+        self.path = path
+        self._push = push
+        self._module: Optional[ModuleType] = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._module is not None
+
+    def load(self) -> bool:
+        """Import main.py once. Returns True if this call imported it, False if it was loaded.
+
+        ``push_message`` is injected before the module's code runs (code run at import may
+        push) and again after (projects declare ``push_message = None`` as a placeholder).
+        """
+        with self._lock:
+            if self._module is not None:
+                return False
+            self._module = self._import()
+            return True
+
+    def _import(self) -> ModuleType:
+        spec = importlib.util.spec_from_file_location(MODULE_NAME, str(self.path / self.marker))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        module.push_message = self._push  # type: ignore[attr-defined]
+        sys.path.insert(0, str(self.path))
+        os.chdir(str(self.path))   # projects open their data files by relative path
+        sys.modules[MODULE_NAME] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as e:  # noqa: B902 - SystemExit from user code is a load error too
+            sys.modules.pop(MODULE_NAME, None)
+            message, details = describe_exception(e, self.path)
+            raise LoadError("cannot load the project: " + message, details) from None
+        module.push_message = self._push  # type: ignore[attr-defined]
+        return module
+
+    def resolve(self, obj: Optional[str], method: str) -> Callable[..., Any]:
+        """The callable for ``obj.method`` (or the module function ``method``)."""
+        assert self._module is not None
+        namespace = vars(self._module)
+        if method.startswith("__") or (obj or "").startswith("__"):
+            raise CallError("names starting with '__' cannot be called")
+        if obj is None:
+            target: Any = self._module
+        elif obj in namespace:
+            target = namespace[obj]
+        else:
+            raise CallError("unknown object %r: main.py has no module-level %r" % (obj, obj))
+        function = getattr(target, method, None)
+        if function is None:
+            raise CallError("unknown method %r of %s (%s)"
+                            % (method, obj or "main", type(target).__name__))
+        if not callable(function):
+            raise CallError("%s.%s is a %s, not a method"
+                            % (obj or "main", method, type(function).__name__))
+        return function
+
+    def stop_hooks(self) -> List[Tuple[str, Callable[[], Any]]]:
+        return stoppable_objects(vars(self._module)) if self._module is not None else []
+
+    def missing_requirements(self) -> List[str]:
+        """Requirements named in the project's requirements.txt that are not installed."""
+        from executor import requirements
+        return requirements.missing(self.path / "requirements.txt")

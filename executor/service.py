@@ -1,0 +1,191 @@
+"""The executor process: one main loop over the command socket, the gateway monitor, signals
+and the watchdog. User code never runs on this thread: commands run on workers (see calls),
+so a hung import or a slow call can neither delay READY nor starve the watchdog.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import zmq
+
+import shared
+from executor import commands, stop_hooks
+from executor.calls import CallTracker, failed
+from executor.event_channel import EventChannel
+from executor.project_store import ProjectStore
+from executor.project_types import open_project
+from executor.worker_pool import WorkerPool
+from shared import messages, sockets
+from shared.config import Config
+from shared.systemd_notify import Notifier
+
+log = logging.getLogger(__name__)
+
+BUNDLED_DEFAULT = Path(__file__).resolve().parent / "default_project"
+
+
+class ExecutorService:
+    def __init__(self, config: Config):
+        self.config = config
+        self.instance = secrets.token_hex(6)
+        self.started = time.time()
+        self.notifier = Notifier()
+        self.store = ProjectStore(Path(config.executor.projects_dir), BUNDLED_DEFAULT)
+        self.pool = WorkerPool()
+        self._exit_reason: Optional[str] = None
+        self._context = zmq.Context()
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_write, False)
+        self._sockets: List[zmq.Socket] = []
+
+    # -- start-up -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Prepare the project store and the sockets; no user code is imported here."""
+        self.info = self.store.prepare()
+        self.command = self._open("executor.command", routing_id=self.instance.encode())
+        self.monitor = sockets.peer_events(self.command)
+        self.channel = EventChannel(self._open("executor.callback"))
+        self.project = open_project(self.info.path, self.channel.push)
+        self.calls = CallTracker(self.pool, self.channel, lambda: self.info.path)
+        signal.set_wakeup_fd(self._wake_write)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: None)   # the wakeup fd tells the main loop
+
+    def _open(self, role: str, **options: Any) -> zmq.Socket:
+        sock = sockets.open_socket(self._context, role, self.config.ipc, **options)
+        self._sockets.append(sock)
+        return sock
+
+    def say_hello(self) -> None:
+        hello = messages.Hello(self.instance, os.getpid(), shared.__version__)
+        self.command.send_multipart(hello.to_frames())
+
+    # -- the main loop --------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.say_hello()
+        self.notifier.ready(self._status_line())
+        log.info("executor %s ready (pid %d), project %s (%s)",
+                 self.instance, os.getpid(), self.info.name, self.info.origin)
+        poller = zmq.Poller()
+        poller.register(self.command, zmq.POLLIN)
+        poller.register(self.monitor, zmq.POLLIN)
+        poller.register(self._wake_read, zmq.POLLIN)
+        while self._exit_reason is None:
+            timeout = _min(self.calls.expire(), self.notifier.seconds_to_next_ping())
+            ready = dict(poller.poll(None if timeout is None else timeout * 1000))
+            self.notifier.watchdog()
+            if self.command in ready:
+                self._drain_commands()
+            if self.monitor in ready:
+                self._peer_event(sockets.read_peer_event(self.monitor))
+            if self._wake_read in ready:
+                self._wakeup(os.read(self._wake_read, 64))
+        return self._shutdown()
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                frames = self.command.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self._dispatch(messages.decode(frames))
+            except messages.MessageError as e:
+                log.error("ignored a malformed command: %s", e)
+
+    def _dispatch(self, request: Any) -> None:
+        if not isinstance(request, messages.Request):
+            log.error("ignored an unexpected %s message on the command channel", request.kind)
+            return
+        if request.instance and request.instance != self.instance:
+            # Sent to the executor this process replaced: never act on a stale command.
+            self.channel.reply(request.id, "error", "the executor restarted before this "
+                               "command arrived; it was not run")
+            return
+        command = commands.lookup(request.command)
+        if command is None:
+            self.channel.reply(request.id, "error", "unknown command %r" % request.command)
+            return
+        label = self._label(request)
+        timeout = self.config.executor.max_execution_time if command.timed else None
+        self.calls.run(request.id, label, lambda: command.handler(self, request), timeout or None)
+
+    @staticmethod
+    def _label(request: messages.Request) -> str:
+        if request.command == "process":
+            return "%s.%s" % (request.args.get("object") or "main", request.args.get("method"))
+        return request.command
+
+    def _peer_event(self, event: int) -> None:
+        if event == zmq.EVENT_CONNECTED:
+            log.info("connected to the gateway")
+            self.say_hello()     # a restarted gateway learns who we are
+        elif event == zmq.EVENT_DISCONNECTED:
+            log.warning("lost the gateway; running the stop hooks so the robot does not "
+                        "keep moving without its operator")
+            self.pool.submit(lambda: self.run_stop_hooks("the gateway went away"))
+
+    def _wakeup(self, data: bytes) -> None:
+        for signum in data:
+            if signum in (signal.SIGTERM, signal.SIGINT):
+                log.info("received %s; stopping", signal.Signals(signum).name)
+                self._exit_reason = "signal"
+
+    def request_exit(self, reason: str) -> None:
+        """Ask the main loop to end after the current replies (thread-safe)."""
+        self._exit_reason = reason
+        try:
+            os.write(self._wake_write, b"\0")
+        except BlockingIOError:
+            pass    # the pipe is full, so the loop will wake anyway
+
+    def _shutdown(self) -> int:
+        self.notifier.stopping()
+        if self.project.loaded:
+            self.run_stop_hooks("the executor is stopping (%s)" % self._exit_reason)
+        for sock in self._sockets:
+            sock.close()     # the callback socket lingers until the last reply is out
+        self.monitor.close(linger=0)
+        self._context.term()
+        log.info("executor %s exits (%s)", self.instance, self._exit_reason)
+        return 0
+
+    # -- used by the command handlers -------------------------------------------------------
+
+    def run_stop_hooks(self, why: str) -> List[Dict[str, Any]]:
+        hooks = self.project.stop_hooks()
+        if not hooks:
+            return []
+        log.info("running %d stop hook(s): %s", len(hooks), why)
+        return stop_hooks.run_all(hooks, self.pool, self.config.executor.stop_hook_timeout)
+
+    def project_info(self) -> Dict[str, Any]:
+        return dict(self.info.to_dict(), type=self.project.kind, loaded=self.project.loaded)
+
+    def status_info(self) -> Dict[str, Any]:
+        return {"instance": self.instance, "pid": os.getpid(), "version": shared.__version__,
+                "uptime": time.time() - self.started, "project": self.project_info()}
+
+    def update_status(self) -> None:
+        self.notifier.status(self._status_line())
+
+    def _status_line(self) -> str:
+        state = "loaded" if self.project.loaded else "not loaded"
+        return "project %s (%s, %s)" % (self.info.name, self.info.origin, state)
+
+
+def _min(*values: Optional[float]) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+__all__ = ["ExecutorService", "failed"]

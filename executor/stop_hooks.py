@@ -1,0 +1,47 @@
+"""Running a project's ``stop()`` hooks, each under a time limit.
+
+A hook that hangs is reported and abandoned on its worker thread; it never blocks the
+executor's main loop, the gateway, or the next client.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+from executor.worker_pool import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+def run_all(hooks: List[Tuple[str, Callable[[], Any]]], pool: WorkerPool,
+            timeout: float) -> List[Dict[str, Any]]:
+    """Run the hooks concurrently; return one report per hook: {hook, status, message}."""
+    done = {name: threading.Event() for name, _ in hooks}
+    outcome: Dict[str, str] = {}
+
+    def call(name: str, hook: Callable[[], Any]) -> None:
+        try:
+            hook()
+            outcome[name] = ""
+        except Exception as e:
+            outcome[name] = "%s: %s" % (type(e).__name__, e)
+        done[name].set()
+
+    for name, hook in hooks:
+        pool.submit(lambda name=name, hook=hook: call(name, hook))
+    deadline = time.monotonic() + timeout
+    return [_report(name, done[name].wait(max(0.0, deadline - time.monotonic())),
+                    outcome.get(name, ""), timeout) for name, _ in hooks]
+
+
+def _report(name: str, finished: bool, problem: str, timeout: float) -> Dict[str, Any]:
+    if not finished:
+        log.error("%s() did not return within %g s; it was abandoned", name, timeout)
+        return {"hook": name, "status": "timeout",
+                "message": "%s() did not return within %g s" % (name, timeout)}
+    if problem:
+        log.error("%s() raised %s", name, problem)
+        return {"hook": name, "status": "error", "message": problem}
+    return {"hook": name, "status": "success", "message": "%s() returned" % name}

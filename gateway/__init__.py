@@ -1,0 +1,1 @@
+"""The Socket.IO gateway: one controlling client, forwarded to the executor over ZeroMQ."""

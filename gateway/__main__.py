@@ -1,0 +1,31 @@
+"""``python3 -m gateway``: the Socket.IO server."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from shared import config as config_module
+from shared import logsetup
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m gateway", description=__doc__)
+    config_module.add_arguments(parser)
+    args = parser.parse_args()
+    logsetup.setup("gateway")
+    log = logging.getLogger("gateway")
+    try:
+        config = config_module.load(config_module.path_from_args(args))
+        from gateway.sessions import TokenFileError
+        from gateway.server import Gateway
+        gateway = Gateway(config)
+    except (config_module.ConfigError, TokenFileError) as e:
+        log.critical("configuration error: %s", e)
+        return 78   # EX_CONFIG
+    gateway.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

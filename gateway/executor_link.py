@@ -1,0 +1,187 @@
+"""The gateway's side of the IPC: requests to the executor and what comes back.
+
+Runs on eventlet with green ZeroMQ sockets. Every request has an id and waits on its own
+event, so concurrent calls never queue behind each other. The link learns which executor is
+current from its Hello, and knows it is gone when its callback connection drops (socket
+monitor): every call in flight to it then fails at once, instead of waiting for a timeout.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import eventlet
+from eventlet.event import Event
+from eventlet.green import zmq
+
+from shared import messages, protocol, sockets
+
+log = logging.getLogger(__name__)
+
+PushHandler = Callable[[str, Any], None]
+# Yield to other greenlets (the websocket writers) after this many relayed messages.
+RELAY_BATCH = 100
+
+
+class ExecutorUnavailable(Exception):
+    pass
+
+
+class ExecutorLink:
+    def __init__(self, ipc: Any, start_timeout: float):
+        self._context = zmq.Context()
+        self.command = sockets.open_socket(self._context, "gateway.command", ipc)
+        self.callback = sockets.open_socket(self._context, "gateway.callback", ipc)
+        self._monitor = sockets.peer_events(self.callback)
+        self._start_timeout = start_timeout
+        self._ids = itertools.count(1)
+        self._pending: Dict[int, Tuple[str, Event]] = {}
+        self.instance: Optional[bytes] = None
+        self.executor_pid: Optional[int] = None
+        self._arrived = Event()            # fired on each Hello of a new executor
+        self.on_push: PushHandler = lambda event, data: None
+        self.on_executor_change: Callable[[], None] = lambda: None
+        self.on_peer_request: Callable[[bytes, messages.Request], None] = lambda peer, req: None
+
+    def start(self) -> None:
+        eventlet.spawn(self._read_commands)
+        eventlet.spawn(self._read_callbacks)
+        eventlet.spawn(self._read_monitor)
+
+    # -- requests ---------------------------------------------------------------------
+
+    def request(self, command: str, args: Dict[str, Any], blob: Optional[bytes] = None,
+                timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Send a command to the current executor and return its reply as an ack dict.
+
+        Waits (up to executor_start_timeout) for an executor if none is connected. Never
+        hangs on a dead executor: its death fails the request at once.
+        """
+        instance = self._current_executor()
+        request_id = next(self._ids)
+        done = Event()
+        self._pending[request_id] = (instance.decode(), done)
+        request = messages.Request(request_id, command, args, instance.decode(), blob)
+        try:
+            self.command.send_multipart([instance] + request.to_frames())
+        except zmq.ZMQError as e:
+            self._pending.pop(request_id, None)
+            self._lost(instance)
+            return protocol.error("the executor is not reachable (%s); it is being restarted"
+                                  % e.strerror)
+        try:
+            return done.wait(timeout) or protocol.error(
+                "no reply from the executor within %g s" % timeout)
+        finally:
+            self._pending.pop(request_id, None)
+
+    def _current_executor(self) -> bytes:
+        if self.instance is None:
+            with eventlet.Timeout(self._start_timeout, False):
+                while self.instance is None:
+                    self._arrived.wait()
+        if self.instance is None:
+            raise ExecutorUnavailable("no executor is running (waited %g s); check "
+                                      "`journalctl -u robotctl-executor`" % self._start_timeout)
+        return self.instance
+
+    def wait_for_new_executor(self, old: bytes, timeout: float) -> bool:
+        """Wait until an executor other than ``old`` has said Hello."""
+        deadline = eventlet.Timeout(timeout, False)
+        with deadline:
+            while self.instance in (None, old):
+                self._arrived.wait()
+            return True
+        return False
+
+    def reply_to_peer(self, peer: bytes, request_id: int, ack: Dict[str, Any]) -> None:
+        reply = messages.Reply(request_id, ack["status"], ack["message"], ack["data"])
+        try:
+            self.command.send_multipart([peer] + reply.to_frames())
+        except zmq.ZMQError as e:
+            log.warning("could not answer a local peer: %s", e.strerror)
+
+    # -- what comes in ----------------------------------------------------------------------
+
+    def _read_commands(self) -> None:
+        while True:
+            peer, *frames = self.command.recv_multipart()
+            try:
+                message = messages.decode(frames)
+            except messages.MessageError as e:
+                log.error("ignored a malformed message on the command socket: %s", e)
+                continue
+            if isinstance(message, messages.Hello):
+                self._hello(peer, message)
+            elif isinstance(message, messages.Request):
+                eventlet.spawn(self.on_peer_request, peer, message)
+
+    def _hello(self, peer: bytes, hello: messages.Hello) -> None:
+        if peer == self.instance:
+            return      # the same executor reconnecting after a gateway restart
+        previous, self.instance, self.executor_pid = self.instance, peer, hello.pid
+        log.info("executor %s is up (pid %d)", hello.instance, hello.pid)
+        if previous is not None:
+            self._fail_pending(previous.decode(), "the executor restarted during the call")
+        self._arrived.send()
+        self._arrived = Event()
+        self.on_executor_change()
+
+    def _read_callbacks(self) -> None:
+        count = 0
+        while True:
+            self._handle_callback(self.callback.recv_multipart())
+            count += 1
+            if count % RELAY_BATCH == 0:
+                eventlet.sleep(0)    # a burst of pushes must not starve the websocket writers
+
+    def _drain_callbacks(self) -> None:
+        """Handle what has already arrived. ZeroMQ queues a peer's messages before it reports
+        the peer's disconnection, so a reply sent just before exiting is read here first."""
+        while True:
+            try:
+                frames = self.callback.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._handle_callback(frames)
+
+    def _handle_callback(self, frames: List[bytes]) -> None:
+        try:
+            message = messages.decode(frames)
+        except messages.MessageError as e:
+            log.error("ignored a malformed message on the callback socket: %s", e)
+            return
+        if isinstance(message, messages.Push):
+            self.on_push(message.event, message.data)
+        elif isinstance(message, messages.Reply):
+            waiter = self._pending.get(message.id)
+            if waiter is not None and not waiter[1].ready():
+                waiter[1].send(message.as_ack())
+
+    def _read_monitor(self) -> None:
+        connected = 0
+        while True:
+            event = sockets.read_peer_event(self._monitor)
+            if event == zmq.EVENT_ACCEPTED:
+                connected += 1
+            elif event == zmq.EVENT_DISCONNECTED:
+                connected = max(0, connected - 1)
+                # With another executor already connected, the one that left is the old one,
+                # whose calls its successor's Hello has failed already.
+                if connected == 0 and self.instance is not None:
+                    self._drain_callbacks()
+                    self._lost(self.instance)
+
+    def _lost(self, instance: bytes) -> None:
+        if self.instance == instance:
+            log.warning("executor %s is gone; it will be restarted", instance.decode())
+            self.instance = None
+            self.on_executor_change()
+        self._fail_pending(instance.decode(), "the executor exited during the call; "
+                           "it is being restarted")
+
+    def _fail_pending(self, instance: str, message: str) -> None:
+        for owner, done in list(self._pending.values()):
+            if owner == instance and not done.ready():
+                done.send(protocol.error(message))

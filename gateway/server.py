@@ -1,0 +1,83 @@
+"""Assembling the gateway: the Socket.IO server on eventlet's WSGI server, the executor link,
+the push relay, and the systemd glue. The watchdog is fed from a greenlet of the same hub
+that serves everything, so a wedged hub stops the pings and systemd restarts the gateway."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Any, Optional
+
+import eventlet
+import eventlet.wsgi
+import socketio
+
+import shared
+from gateway.executor_link import ExecutorLink
+from gateway.handlers import Handlers
+from gateway.sessions import Sessions, read_token
+from shared.config import Config
+from shared.systemd_notify import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    def __init__(self, config: Config):
+        self.config = config
+        self.notifier = Notifier()
+        gw = config.gateway
+        self.sessions = Sessions(read_token(gw.auth_token_file))
+        self.sio = socketio.Server(
+            async_mode="eventlet", max_http_buffer_size=gw.max_message_size,
+            cors_allowed_origins=gw.cors_allowed_origins, ping_interval=gw.ping_interval,
+            ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
+        self.app = socketio.WSGIApp(self.sio)
+        self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
+        self.handlers = Handlers(self.sio, self.link, self.sessions, config)
+        self.handlers.on_clients_changed = self.update_status
+        self.link.on_executor_change = self.update_status
+        self.link.on_push = self.relay_push
+        self.dropped_without_client = 0
+
+    def relay_push(self, event: str, data: Any) -> None:
+        """Send a project's push to the connected client; with none connected it is dropped."""
+        client = self.sessions.controller
+        if client is None:
+            self.dropped_without_client += 1
+            return
+        self.sio.emit(event, data, to=client.sid)
+
+    def serve(self, listener: Optional[Any] = None) -> None:
+        gw = self.config.gateway
+        listener = listener or eventlet.listen((gw.host, gw.port))
+        self.link.start()
+        self.handlers.register()
+        eventlet.spawn(self._feed_watchdog)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        host, port = listener.getsockname()[:2]
+        log.info("robotctl gateway %s listening on http://%s:%d", shared.__version__, host, port)
+        self.notifier.ready(self._status_line())
+        eventlet.wsgi.server(listener, self.app, log_output=False, debug=False)
+
+    def _feed_watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        while interval:
+            self.notifier.watchdog()
+            eventlet.sleep(interval)
+
+    def _stop(self, signum: int, frame: Any) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        self.notifier.stopping()
+        # Nothing to flush: clients and the executor see their connections close.
+        os._exit(0)
+
+    def update_status(self) -> None:
+        self.notifier.status(self._status_line())
+
+    def _status_line(self) -> str:
+        client = self.sessions.controller
+        who = "client %s connected" % client.address if client else "no client connected"
+        executor = "executor up" if self.link.instance else "waiting for the executor"
+        return "%s; %s" % (who, executor)

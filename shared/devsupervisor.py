@@ -1,0 +1,115 @@
+"""``make run``: the development stand-in for systemd.
+
+Starts the gateway and the executor as child processes, restarts the executor whenever it
+exits (after every update, as systemd does in production), and stops both on Ctrl+C. It
+waits for signals with sigwaitinfo, so it uses no CPU while nothing happens.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+from shared import config as config_module
+
+WATCHED = {signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+# After this many exits within CRASH_WINDOW seconds the executor is restarted with a delay,
+# so a crash loop does not spin.
+CRASH_WINDOW = 10.0
+CRASH_BURST = 5
+BANNER_WIDTH = 60
+
+
+class Supervisor:
+    def __init__(self, config_path: str, port: int):
+        self.config_path = config_path
+        self.port = port
+        self.children: Dict[str, subprocess.Popen] = {}
+        self.exits: List[float] = []
+
+    def spawn(self, name: str) -> subprocess.Popen:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop("NOTIFY_SOCKET", None)
+        child = subprocess.Popen(
+            [sys.executable, "-m", name, "--config", self.config_path], env=env,
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, []))
+        self.children[name] = child
+        return child
+
+    def run(self) -> int:
+        signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        self.spawn("gateway")
+        self.spawn("executor")
+        self.banner()
+        try:
+            while True:
+                info = signal.sigwaitinfo(WATCHED)
+                if info.si_signo != signal.SIGCHLD:
+                    return self.stop()
+                if self.reap():
+                    return self.stop(1)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+
+    def reap(self) -> bool:
+        """Restart an exited executor; True if the gateway died (then everything stops)."""
+        for name, child in list(self.children.items()):
+            status = child.poll()
+            if status is None:
+                continue
+            if name == "gateway":
+                print("robotctl: the gateway exited with status %s" % status, file=sys.stderr)
+                return True
+            if status == 78:
+                print("robotctl: the executor has a configuration error", file=sys.stderr)
+                return True
+            self.backoff()
+            self.spawn("executor")
+        return False
+
+    def backoff(self) -> None:
+        now = time.monotonic()
+        self.exits = [t for t in self.exits if now - t < CRASH_WINDOW] + [now]
+        if len(self.exits) > CRASH_BURST:
+            time.sleep(1.0)
+
+    def stop(self, status: int = 0) -> int:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        print("robotctl: stopped")
+        return status
+
+    def banner(self) -> None:
+        line = "=" * BANNER_WIDTH
+        print(line, "robotctl - robot control appliance (development mode)", line, sep="\n")
+        print("Config:   %s" % self.config_path)
+        print("Gateway:  http://0.0.0.0:%d  (PID %d)" % (self.port, self.children["gateway"].pid))
+        print("Executor: PID %d, restarted after every update" % self.children["executor"].pid)
+        print(line, "Press Ctrl+C to stop.", sep="\n", flush=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m shared.devsupervisor", description=__doc__)
+    config_module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    path = config_module.path_from_args(args)
+    try:
+        config = config_module.load(path)
+    except config_module.ConfigError as e:
+        print("robotctl: configuration error: %s" % e, file=sys.stderr)
+        return 78
+    return Supervisor(path, config.gateway.port).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

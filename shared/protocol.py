@@ -1,0 +1,132 @@
+"""The Socket.IO wire format: event names, the reply shape, and typed readers of payloads.
+
+Every ack the gateway sends has the shape ``{"status": "success"|"error", "message": str,
+"data": ...}``; ``reply()`` is the one place that builds it. Payloads from clients are read
+through the ``get_*`` helpers, so a malformed payload becomes one ``ProtocolError`` (turned
+into an error reply by the gateway) and never a KeyError deep inside.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+# Events a client sends.
+UPDATE = "update"
+START = "start"
+PROCESS = "process"
+CLIENT_EVENTS = (UPDATE, START, PROCESS)
+
+# Events the server emits itself all carry this prefix, so they never collide with an event
+# name that a user project pushes.
+SYSTEM_PREFIX = "robotctl:"
+SERVER_INFO = SYSTEM_PREFIX + "server_info"
+EXECUTOR_RESTARTED = SYSTEM_PREFIX + "executor_restarted"
+
+# Names that push_message refuses: the protocol's own events, Socket.IO's reserved names,
+# and "callback", which the original protocol keeps for later (the server never emits it).
+RESERVED_EVENTS = frozenset(CLIENT_EVENTS + (
+    "callback", "connect", "connect_error", "disconnect", "message",
+    "reconnect", "reconnect_attempt", "ping", "pong", "error",
+))
+
+SUCCESS = "success"
+ERROR = "error"
+
+Args = Union[None, List[Any], Dict[str, Any]]
+
+
+class ProtocolError(Exception):
+    """A client payload is malformed; str(e) says what is wrong, for the error reply."""
+
+
+def reply(status: str, message: str, data: Any = None) -> Dict[str, Any]:
+    """The one shape of every ack."""
+    return {"status": status, "message": message, "data": data}
+
+
+def success(message: str, data: Any = None) -> Dict[str, Any]:
+    return reply(SUCCESS, message, data)
+
+
+def error(message: str, data: Any = None) -> Dict[str, Any]:
+    return reply(ERROR, message, data)
+
+
+def is_reply(value: Any) -> bool:
+    return (isinstance(value, dict) and set(value) == {"status", "message", "data"}
+            and value["status"] in (SUCCESS, ERROR) and isinstance(value["message"], str))
+
+
+def check_push_event(name: Any) -> str:
+    """Return ``name`` if a project may push an event by that name, else raise ValueError."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("push_message: the event name must be a non-empty string, got %r" % (name,))
+    if name in RESERVED_EVENTS:
+        raise ValueError("push_message: %r is a reserved event name of the protocol" % name)
+    if name.startswith(SYSTEM_PREFIX):
+        raise ValueError("push_message: event names starting with %r are reserved for the server"
+                         % SYSTEM_PREFIX)
+    return name
+
+
+# -- typed readers -------------------------------------------------------------------------
+
+def get_payload(payload: Any) -> Dict[str, Any]:
+    """The event's payload as a dict; a missing payload counts as ``{}``."""
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        raise ProtocolError("the payload must be an object, got %s" % _json_type(payload))
+    return payload
+
+
+def get_str(obj: Dict[str, Any], key: str, where: str = "") -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError("%s%s must be a non-empty string, got %s"
+                            % (where, key, _json_type(value)))
+    return value
+
+
+def get_dict(obj: Dict[str, Any], key: str) -> Dict[str, Any]:
+    value = obj.get(key)
+    if not isinstance(value, dict):
+        raise ProtocolError("%s must be an object, got %s" % (key, _json_type(value)))
+    return value
+
+
+def get_args(obj: Dict[str, Any], key: str = "args") -> Args:
+    value = obj.get(key)
+    if value is None or isinstance(value, (list, dict)):
+        return value
+    raise ProtocolError("params.args must be an object (keyword arguments), a list "
+                        "(positional arguments) or null, got %s" % _json_type(value))
+
+
+def _json_type(value: Any) -> str:
+    names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
+             str: "a string", list: "a list", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
+
+
+# -- the client events ---------------------------------------------------------------------
+
+def parse_update(payload: Any) -> bytes:
+    """``{data: <base64 zip>}`` (or the original's alias ``zip_data``) -> the zip bytes."""
+    body = get_payload(payload)
+    key = "data" if "data" in body else "zip_data"
+    text = get_str(body, key)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("%s is not valid base64" % key) from None
+
+
+def parse_process(payload: Any) -> Tuple[Optional[str], str, Args]:
+    """``{params: {object, method, args}}`` -> (object or None for a module function, method, args)."""
+    params = get_dict(get_payload(payload), "params")
+    obj = params.get("object")
+    if obj is not None and not isinstance(obj, str):
+        raise ProtocolError("params.object must be a string, got %s" % _json_type(obj))
+    return (obj or None), get_str(params, "method", "params."), get_args(params)

@@ -1,0 +1,175 @@
+"""System tests: the .deb installed on a real systemd booted in systemd-nspawn.
+
+They run when this machine is root and has systemd-nspawn and mmdebstrap; otherwise they
+skip with the reason. With CI=true a missing prerequisite is a failure, not a skip.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import pytest
+
+from container import Container, missing_prerequisites, rootfs, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICES = ("robotctl-gateway", "robotctl-executor", "robotctl-watch")
+UNITS = SERVICES + ("robotctl.target",)
+TIMINGS: Dict[str, float] = {}
+
+
+def _timed(label: str, start: float) -> None:
+    TIMINGS[label] = round(time.monotonic() - start, 2)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if TIMINGS:
+        lines = ", ".join(f"{k} {v}s" for k, v in TIMINGS.items())
+        terminalreporter.write_line(f"system-test timings: {lines}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prerequisites() -> None:
+    reasons = missing_prerequisites()
+    if reasons:
+        message = "system tests need root, systemd-nspawn and mmdebstrap: " + "; ".join(reasons)
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+# --- the package -------------------------------------------------------------------
+
+def source_files(tree: Path) -> List[str]:
+    """The files `make deb` builds from: tracked, plus new files that are not ignored."""
+    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                         cwd=tree, check=True, capture_output=True, text=True).stdout
+    return [name for name in out.split("\0") if name and (tree / name).exists()]
+
+
+def package_version(tree: Path) -> str:
+    return subprocess.run(["dpkg-parsechangelog", "-S", "Version"], cwd=tree, check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def deb() -> Path:
+    """dist/robotctl_<version>_all.deb, rebuilt with `make deb` when missing or stale."""
+    path = REPO / "dist" / f"robotctl_{package_version(REPO)}_all.deb"
+    newest = max((REPO / name).stat().st_mtime for name in source_files(REPO))
+    if not path.exists() or path.stat().st_mtime < newest:
+        start = time.monotonic()
+        subprocess.run(["make", "-C", str(REPO), "deb"], check=True,
+                       stdout=subprocess.DEVNULL)
+        _timed("make deb", start)
+    return path
+
+
+def build_variant(tmp: Path, revision: str, edit_default: bool) -> Path:
+    """Build the tree as version <version>+<revision> (an upgrade of dist/'s .deb), in a
+    copy; with `edit_default`, the packaged default project changes too."""
+    src = tmp / f"src-{revision}"
+    for name in source_files(REPO):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, src / name, follow_symlinks=False)
+    version = f"{package_version(REPO)}+{revision}"
+    changelog = src / "debian" / "changelog"
+    entry = (f"robotctl ({version}) bookworm; urgency=medium\n\n  * Test upgrade.\n\n"
+             f" -- Test <test@localhost>  {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n\n")
+    changelog.write_text(entry + changelog.read_text())
+    if edit_default:
+        main = src / "executor" / "default_project" / "main.py"
+        main.write_text(main.read_text() + f"\n# packaged in {version}\n")
+    subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return tmp / f"robotctl_{version}_all.deb"
+
+
+# --- the container -----------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+class Appliance(Container):
+    """A container with robotctl installed; the gateway listens on `port` on the host."""
+
+    port = 0
+
+    def install(self, deb: Path) -> None:
+        shutil.copy(deb, self.hostdir / deb.name)
+        self.run(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+                  "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold",
+                  f"/mnt/host/{deb.name}"], timeout=300)
+
+    def use_free_port(self) -> None:
+        """Point the gateway at a free host port (host networking shares ports)."""
+        self.port = free_port()
+        self.sh(r"sed -i 's/^\(\s*port:\s*\)[0-9]\+/\1%d/' /etc/robotctl/robotctl.yaml" % self.port)
+        self.run(["systemctl", "restart", "robotctl.target"])
+        self.wait_active()
+
+    def wait_active(self, units=SERVICES, timeout: float = 60) -> None:
+        def all_active() -> bool:
+            return all(self.prop(u, "ActiveState") == "active" for u in units)
+        try:
+            wait_for(all_active, timeout, f"{', '.join(units)} active")
+        except TimeoutError:
+            status = self.run(["systemctl", "status", "--no-pager", *units], check=False)
+            raise AssertionError(status.stdout) from None
+
+    @property
+    def token(self) -> str:
+        return self.read("/etc/robotctl/token").strip()
+
+    def main_pid(self, unit: str = "robotctl-executor") -> int:
+        return int(self.prop(unit, "MainPID"))
+
+
+def boot(name: str, hostdir: Path) -> Appliance:
+    start = time.monotonic()
+    root = rootfs()
+    _timed("rootfs (cached)" if time.monotonic() - start < 1 else "rootfs build", start)
+    box = Appliance(name, root, hostdir)
+    start = time.monotonic()
+    try:
+        box.boot()
+    except BaseException:
+        box.shutdown()
+        raise
+    _timed("boot", start)
+    return box
+
+
+@pytest.fixture(scope="session")
+def container(deb: Path, tmp_path_factory) -> Iterator[Appliance]:
+    """One booted appliance for the session, robotctl installed and serving on `.port`."""
+    box = boot(f"robotctl-{os.getpid()}", tmp_path_factory.mktemp("host"))
+    try:
+        start = time.monotonic()
+        box.install(deb)
+        box.wait_active()
+        _timed("install .deb", start)
+        box.use_free_port()
+        yield box
+    finally:
+        box.shutdown()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Appliance]:
+    """A container of its own, booted and empty, for tests that install and remove."""
+    box = boot(f"robotctl-{os.getpid()}-{int(time.monotonic() * 1000) % 100000}", tmp_path)
+    try:
+        yield box
+    finally:
+        box.shutdown()
