@@ -49,5 +49,9 @@ deb:
 	mkdir -p dist; mv "$$tmp"/*.deb "$$tmp"/*.buildinfo "$$tmp"/*.changes dist/; \
 	lintian --fail-on error,warning dist/robotctl_$$(dpkg-parsechangelog -S Version)_all.deb
 
+## console: the web console's vendored Socket.IO client (npm ci from the committed lock file)
+console:
+	cd gateway/console && npm ci --no-audit --no-fund && mkdir -p vendor && cp node_modules/socket.io-client/dist/socket.io.min.js vendor/
+
 clean:
 	rm -rf $(VENV) .run dist .pytest_cache

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from shared import config as config_module
@@ -13,7 +14,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python3 -m executor", description=__doc__)
     config_module.add_arguments(parser)
     args = parser.parse_args()
-    logsetup.setup("executor")
+    # The project's stdout/stderr are captured for the clients; the executor's own log lines
+    # go to a copy of the original stderr, straight to the journal.
+    logsetup.setup("executor", os.fdopen(os.dup(2), "w", buffering=1))
     try:
         config = config_module.load(config_module.path_from_args(args))
     except config_module.ConfigError as e:

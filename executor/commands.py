@@ -34,10 +34,9 @@ class Command:
 def start(service: "ExecutorService", request: messages.Request) -> Result:
     """Import the current project (idempotent)."""
     try:
-        imported = service.project.load()
+        imported = service.load_project()
     except LoadError as e:
         return failed(str(e), {"error": e.details, "project": service.project_info()})
-    service.update_status()
     data = service.project_info()
     missing = service.project.missing_requirements()
     data["missing_requirements"] = missing
@@ -66,6 +65,16 @@ def process(service: "ExecutorService", request: messages.Request) -> Result:
     else:
         value = function()
     return ok("%s.%s returned" % (obj or "main", method), value)
+
+
+def describe(service: "ExecutorService", request: messages.Request) -> Result:
+    """The loaded project's objects and methods (loading it first if needed)."""
+    if not service.project.loaded:
+        result = start(service, request)
+        if result.status != "success":
+            return result
+    data = dict(service.project.describe(), project=service.project_info())
+    return ok("project description", data)
 
 
 def update(service: "ExecutorService", request: messages.Request) -> Result:
@@ -113,6 +122,7 @@ COMMANDS: Dict[str, Command] = {
     "update": Command(update),
     "client_left": Command(client_left),
     "status": Command(status),
+    "describe": Command(describe, timed=True),
     "reseed_default": Command(reseed_default),
 }
 

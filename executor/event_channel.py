@@ -62,6 +62,11 @@ class EventChannel:
         self.send(frames)
 
 
+    def system_push(self, event: str, data: Any) -> None:
+        """An event of the executor itself (``robotctl:`` names), which push_message refuses."""
+        self.send(messages.Push(event, data).to_frames())
+
+
 def _json_problem(error: Exception, data: Any) -> str:
     if isinstance(error, ValueError):
         return "%s (NaN and infinity have no JSON form)" % error

@@ -6,54 +6,38 @@ Layout under ``projects_dir``::
     releases/<release-id>/   installed projects, each with a manifest written LAST
     current -> releases/<id> the project that runs; flipped atomically with rename(2)
     previous -> releases/<id> what ``current`` pointed to before the last flip (for roll-back)
+    last_good -> releases/<id> the last release marked good (see ``mark_good``/``rollback``)
     staging/                 scratch space on the same filesystem, so rename(2) works
 
 A release directory only appears under releases/ once its files and manifest are on disk,
 and ``current`` only ever points at such a directory, so a power cut at any moment leaves
 either the old or the new project in place. ``prepare()`` repairs whatever else it finds.
+The manifest format and its checks live in executor.release_manifest.
 """
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import logging
 import os
 import secrets
 import shutil
-import stat
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Iterator, Optional
 
+from executor.release_manifest import (
+    ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
+    fsync_path, hash_files, read_info, verify_release, write_manifest)
 from executor.zip_archive import ArchiveError, ArchiveLimits, extract_project
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = ".robotctl-manifest.json"
-ORIGIN_DEFAULT = "default"
-ORIGIN_UPLOAD = "upload"
 DEFAULT_PROJECT_NAME = "default"
 ADOPTED_PROJECT_NAME = "project"
 
-_IGNORED_DIRS = ("__pycache__",)
-_HASH_BLOCK = 64 * 1024
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
-
-
-@dataclass(frozen=True)
-class ProjectInfo:
-    name: str
-    origin: str  # "default" or "upload"
-    sha256: str
-    path: Path  # the resolved release directory
-
-    def to_dict(self) -> Dict[str, str]:
-        return {"name": self.name, "origin": self.origin, "sha256": self.sha256,
-                "path": str(self.path)}
 
 
 class StoreError(Exception):
@@ -71,6 +55,7 @@ class ProjectStore:
         self._releases = self._root / "releases"
         self._staging = self._root / "staging"
         self._previous_link = self._root / "previous"
+        self._last_good_link = self._root / "last_good"
         self._lock = threading.Lock()
 
     @property
@@ -81,12 +66,13 @@ class ProjectStore:
 
     def prepare(self) -> ProjectInfo:
         """Called once at executor start-up: create the layout, install default/ if missing,
-        clear leftovers of interrupted swaps, repair `current` (re-seed it from default/ if it
-        is missing, dangling, empty or does not match its manifest; adopt a plain directory an
-        operator put there), delete releases other than current and previous.
+        clear leftovers of interrupted swaps, repair `current`, delete releases other than
+        current, previous and last_good.
 
-        Files the manifest does not list (logs or data the robot program wrote next to
-        main.py) are tolerated; the listed files must be present and unchanged.
+        A `current` that is missing, dangling, empty or does not match its manifest (see
+        release_manifest.verify_release) is replaced by the last good release when that one
+        verifies, else by a fresh copy of default/; a plain directory an operator put there
+        is adopted as an upload.
         """
         with self._lock, _os_errors_reported("preparing the project store"):
             self._create_layout()
@@ -117,22 +103,73 @@ class ProjectStore:
             release = self._reseed(remember_previous=True)
         return _read_info(release)
 
+    def mark_good(self) -> ProjectInfo:
+        """Point `last_good` at the release `current` points to, once it proved itself.
+
+        Idempotent: no flip if last_good already points there. StoreError if there is no
+        current release or it does not match its manifest (it must never become the
+        fallback); last_good is then left as it was.
+        """
+        with self._lock, _os_errors_reported("marking the project good"):
+            release = self._current_release()
+            problem = verify_release(release)
+            if problem is not None:
+                raise StoreError("cannot mark the current project good: %s" % problem)
+            if self._linked_release(self._last_good_link) != release:
+                self._flip_link(self._last_good_link, release)
+                log.info("marked release %s as the last good project", release.name)
+        return _read_info(release)
+
+    def rollback(self) -> ProjectInfo:
+        """Abandon the current release (a crash loop): flip `current` to last_good when that
+        exists, matches its manifest and is not the current release; otherwise flip it to a
+        fresh copy of default/. The abandoned release stays as `previous` for inspection.
+        Returns the new current project."""
+        with self._lock, _os_errors_reported("rolling back the project"):
+            abandoned = self._linked_release(self.current_dir)
+            why = "rolling back from release %s" % ("(none)" if abandoned is None
+                                                    else abandoned.name)
+            problem = self._last_good_problem(abandoned)
+            if problem is None:
+                release = self._use_last_good(why, remember_previous=True)
+            else:
+                log.warning("re-seeding the current project from the default project: %s (%s)",
+                            why, problem)
+                release = self._reseed(remember_previous=True)
+        return _read_info(release)
+
     def current_info(self) -> ProjectInfo:
         """The manifest of the release `current` points to; StoreError if there is none."""
-        release = self._linked_release(self.current_dir)
-        if release is None:
-            raise StoreError("there is no current project in %s" % self._root)
-        return _read_info(release)
+        return _read_info(self._current_release())
+
+    def current_release_id(self) -> str:
+        """The name of the release directory `current` points to; StoreError if none."""
+        return self._current_release().name
 
     def previous_info(self) -> Optional[ProjectInfo]:
         """The release `current` pointed to before the last flip, if it is still usable."""
         release = self._linked_release(self._previous_link)
         if release is None or release == self._linked_release(self.current_dir):
             return None
+        return self._usable_info(release, "previous")
+
+    def last_good_info(self) -> Optional[ProjectInfo]:
+        """The release last marked good (it may be the current one), if its manifest is
+        readable. Its files are not re-hashed here; rollback() and prepare() verify them."""
+        release = self._linked_release(self._last_good_link)
+        return None if release is None else self._usable_info(release, "last good")
+
+    def _current_release(self) -> Path:
+        release = self._linked_release(self.current_dir)
+        if release is None:
+            raise StoreError("there is no current project in %s" % self._root)
+        return release
+
+    def _usable_info(self, release: Path, role: str) -> Optional[ProjectInfo]:
         try:
             return _read_info(release)
         except StoreError as exc:
-            log.warning("previous release %s is unusable: %s", release.name, exc)
+            log.warning("%s release %s is unusable: %s", role, release.name, exc)
             return None
 
     # --- start-up repairs ----------------------------------------------------------------
@@ -142,7 +179,7 @@ class ProjectStore:
             directory.mkdir(mode=0o755, parents=True, exist_ok=True)
 
     def _remove_leftovers(self) -> None:
-        for link in (self.current_dir, self._previous_link):
+        for link in (self.current_dir, self._previous_link, self._last_good_link):
             _remove_path(_temp_link_path(link))
         for child in self._staging.iterdir():
             log.info("removing leftover %s from an interrupted install", child)
@@ -156,11 +193,11 @@ class ProjectStore:
         log.info("installing the default project from %s", self._bundled_default)
         staged = self._new_staging_path("default")
         try:
-            _copy_project(self._bundled_default, staged)
+            copy_project(self._bundled_default, staged)
             os.rename(str(staged), str(self._default_dir))
         finally:
             _remove_path(staged)
-        _fsync(self._root)
+        fsync_path(self._root)
 
     def _repair_current(self) -> None:
         current = self.current_dir
@@ -181,36 +218,69 @@ class ProjectStore:
             return
         if problem == "it is missing" and not any(self._releases.iterdir()):
             log.info("first start-up: seeding the current project from the default project")
+            self._reseed(remember_previous=False)
         else:
-            log.warning("re-seeding the current project from the default project: %s", problem)
-        # Leaving `previous` alone means the broken release is pruned, never offered back.
-        self._reseed(remember_previous=False)
+            self._replace_broken_current(problem)
+
+    def _replace_broken_current(self, problem: str) -> None:
+        """Fall back to the last good release if it verifies, else to default/. Leaving
+        `previous` alone means the broken release is pruned, never offered back."""
+        last_good_problem = self._last_good_problem(self._linked_release(self.current_dir))
+        if last_good_problem is None:
+            self._use_last_good(problem, remember_previous=False)
+        else:
+            log.warning("re-seeding the current project from the default project: %s (%s)",
+                        problem, last_good_problem)
+            self._reseed(remember_previous=False)
+
+    def _last_good_problem(self, replacing: Optional[Path]) -> Optional[str]:
+        """None if last_good can replace the release `replacing`, else why not."""
+        release = self._linked_release(self._last_good_link)
+        if release is None:
+            return "there is no last good project"
+        if release == replacing:
+            return "the last good project %s is the one being replaced" % release.name
+        problem = verify_release(release)
+        if problem is not None:
+            return "the last good project is unusable: %s" % problem
+        return None
+
+    def _use_last_good(self, why: str, remember_previous: bool) -> Path:
+        release = self._linked_release(self._last_good_link)
+        assert release is not None, "checked by _last_good_problem"
+        log.warning("replacing the current project with the last good project %s: %s",
+                    release.name, why)
+        self._point_current_at(release, remember_previous)
+        self._prune_releases()
+        return release
 
     def _linked_release_problem(self) -> Optional[str]:
         release = self._linked_release(self.current_dir)
         if release is None:
             target = os.readlink(str(self.current_dir))
             return "it links to %s, which is not an installed release" % target
-        return _verify_release(release)
+        return verify_release(release)
 
     def _adopt_plain_current(self) -> None:
         log.warning("%s is a plain directory; adopting it as an uploaded release",
                     self.current_dir)
-        files = _hash_files(self.current_dir)
-        manifest = _build_manifest(ORIGIN_UPLOAD, ADOPTED_PROJECT_NAME, files)
-        _write_manifest(self.current_dir, manifest)
+        files = hash_files(self.current_dir)
+        manifest = build_manifest(ORIGIN_UPLOAD, ADOPTED_PROJECT_NAME, files)
+        write_manifest(self.current_dir, manifest)
         release = self._releases / _new_release_id(manifest["sha256"])
         # A directory cannot be swapped for a link atomically. `previous` names the release
         # before the move, so a power cut before the flip below re-seeds `current` but keeps
         # the operator's project as the roll-back target instead of pruning it.
         self._flip_link(self._previous_link, release)
         os.rename(str(self.current_dir), str(release))
-        _fsync(self._releases)
+        fsync_path(self._releases)
         self._flip_link(self.current_dir, release)
 
     def _prune_releases(self) -> None:
-        """Delete releases that are neither current nor previous; failures are only logged."""
-        keep = {self._linked_release(self.current_dir), self._linked_release(self._previous_link)}
+        """Delete releases other than current, previous and last_good; failures are only
+        logged."""
+        keep = {self._linked_release(link)
+                for link in (self.current_dir, self._previous_link, self._last_good_link)}
         for release in sorted(self._releases.iterdir()):
             if release in keep:
                 continue
@@ -225,7 +295,7 @@ class ProjectStore:
     def _reseed(self, remember_previous: bool) -> Path:
         staged = self._new_staging_path("default")
         try:
-            _copy_project(self._default_dir, staged)
+            copy_project(self._default_dir, staged)
             release = self._publish(staged, ORIGIN_DEFAULT, DEFAULT_PROJECT_NAME)
         finally:
             _remove_path(staged)
@@ -238,26 +308,30 @@ class ProjectStore:
 
     def _publish(self, staged: Path, origin: str, name: str) -> Path:
         """Write the manifest last, then move the complete directory into releases/."""
-        manifest = _build_manifest(origin, name, _hash_files(staged))
-        _write_manifest(staged, manifest)
+        manifest = build_manifest(origin, name, hash_files(staged))
+        write_manifest(staged, manifest)
         release = self._releases / _new_release_id(manifest["sha256"])
         os.rename(str(staged), str(release))
-        _fsync(self._releases)
-        _fsync(self._staging)
+        fsync_path(self._releases)
+        fsync_path(self._staging)
         return release
 
     def _activate(self, release: Path, remember_previous: bool) -> None:
-        """Flip `current` to release; if the flip did not happen, drop the release again."""
-        old = self._linked_release(self.current_dir)
+        """Flip `current` to a just-published release; if the flip did not happen, drop the
+        release again (never used for last_good: that release must survive a failed flip)."""
         try:
-            if remember_previous and old is not None and old != release:
-                self._flip_link(self._previous_link, old)
-            self._flip_link(self.current_dir, release)
+            self._point_current_at(release, remember_previous)
         except BaseException:
             if self._linked_release(self.current_dir) != release:
                 _remove_path(release)
             raise
         self._prune_releases()
+
+    def _point_current_at(self, release: Path, remember_previous: bool) -> None:
+        old = self._linked_release(self.current_dir)
+        if remember_previous and old is not None and old != release:
+            self._flip_link(self._previous_link, old)
+        self._flip_link(self.current_dir, release)
 
     def _flip_link(self, link: Path, release: Path) -> None:
         """Atomically point link at releases/<id> (a relative target, so the tree can move)."""
@@ -265,7 +339,7 @@ class ProjectStore:
         _remove_path(temp)
         os.symlink(os.path.join(self._releases.name, release.name), str(temp))
         os.replace(str(temp), str(link))
-        _fsync(self._root)
+        fsync_path(self._root)
 
     def _linked_release(self, link: Path) -> Optional[Path]:
         """The release directory a link points to, or None if it is no link to a release."""
@@ -280,104 +354,11 @@ class ProjectStore:
         return self._releases / target.name
 
 
-# --- manifests and hashing (module level: they need no store state) ---------------------
-
-
-def _hash_files(root: Path) -> Dict[str, str]:
-    """sha256 of every regular file under root, by "/"-separated relative path.
-
-    The manifest itself and __pycache__ directories are left out; symlinks and special files
-    are too (uploads cannot contain them, and an operator's links are not project content).
-    """
-    files = {}
-    for directory, subdirs, names in os.walk(str(root)):
-        subdirs[:] = sorted(name for name in subdirs if name not in _IGNORED_DIRS)
-        for name in names:
-            path = os.path.join(directory, name)
-            relative = os.path.relpath(path, str(root)).replace(os.sep, "/")
-            if relative == MANIFEST_NAME or not stat.S_ISREG(os.lstat(path).st_mode):
-                continue
-            files[relative] = _file_sha256(path)
-    return files
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def project_hash(files: Dict[str, str]) -> str:
-    """sha256 over the sorted lines "<sha256hex>  <relpath>\\n" of the project's files."""
-    lines = sorted("%s  %s\n" % (digest, relative) for relative, digest in files.items())
-    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
-
-
-def _build_manifest(origin: str, name: str, files: Dict[str, str]) -> Dict[str, Any]:
-    installed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {"origin": origin, "name": name, "sha256": project_hash(files), "files": files,
-            "installed_at": installed_at}
-
-
-def _write_manifest(release: Path, manifest: Dict[str, Any]) -> None:
-    path = release / MANIFEST_NAME
-    temp = release / (MANIFEST_NAME + ".tmp")
-    with open(str(temp), "w", encoding="utf-8") as stream:
-        json.dump(manifest, stream, indent=1, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(str(temp), str(path))
-    _fsync(release)
-
-
-def _load_manifest(release: Path) -> Dict[str, Any]:
-    """The manifest of release, checked for shape; StoreError says what is wrong."""
-    try:
-        with open(str(release / MANIFEST_NAME), encoding="utf-8") as stream:
-            manifest = json.load(stream)
-    except FileNotFoundError:
-        raise StoreError("the manifest of release %s is missing" % release.name) from None
-    except (OSError, ValueError) as exc:
-        raise StoreError("the manifest of release %s is unreadable: %s"
-                         % (release.name, exc)) from exc
-    if not _manifest_is_well_formed(manifest):
-        raise StoreError("the manifest of release %s is malformed" % release.name)
-    return manifest
-
-
-def _manifest_is_well_formed(manifest: Any) -> bool:
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        return False
-    texts = [manifest.get("name"), manifest.get("sha256")]
-    texts += [text for item in manifest["files"].items() for text in item]
-    return (manifest.get("origin") in (ORIGIN_DEFAULT, ORIGIN_UPLOAD)
-            and all(isinstance(text, str) for text in texts))
-
-
-def _verify_release(release: Path) -> Optional[str]:
-    """None if the release's listed files match its manifest, else why not."""
-    try:
-        manifest = _load_manifest(release)
-    except StoreError as exc:
-        return str(exc)
-    listed = manifest["files"]
-    if project_hash(listed) != manifest["sha256"]:
-        return "the manifest of release %s is inconsistent" % release.name
-    on_disk = _hash_files(release)
-    for relative in sorted(listed):
-        if relative not in on_disk:
-            return "file '%s' of release %s is missing" % (relative, release.name)
-        if on_disk[relative] != listed[relative]:
-            return "file '%s' of release %s was modified" % (relative, release.name)
-    return None
-
-
 def _read_info(release: Path) -> ProjectInfo:
-    manifest = _load_manifest(release)
-    return ProjectInfo(name=manifest["name"], origin=manifest["origin"],
-                       sha256=manifest["sha256"], path=release.resolve())
+    try:
+        return read_info(release)
+    except ManifestError as exc:
+        raise StoreError(str(exc)) from exc
 
 
 def _new_release_id(project_sha256: str) -> str:
@@ -386,41 +367,6 @@ def _new_release_id(project_sha256: str) -> str:
 
 
 # --- filesystem helpers ------------------------------------------------------------------
-
-
-def _copy_project(source: Path, dest: Path) -> None:
-    """copytree without __pycache__ or a stray manifest, then make it durable."""
-    failures: List[OSError] = []
-
-    def copy_file(source_file: str, dest_file: str) -> None:
-        try:
-            shutil.copy2(source_file, dest_file)
-        except OSError as exc:
-            failures.append(exc)
-            raise
-
-    try:
-        shutil.copytree(str(source), str(dest), symlinks=True, copy_function=copy_file,
-                        ignore=shutil.ignore_patterns(MANIFEST_NAME, *_IGNORED_DIRS))
-    except shutil.Error:
-        if failures:  # copytree flattens errors into text; keep the errno (ENOSPC!)
-            raise failures[0] from None
-        raise
-    for directory, _subdirs, names in os.walk(str(dest)):
-        for name in names:
-            path = os.path.join(directory, name)
-            if not os.path.islink(path):
-                _fsync(Path(path))
-        _fsync(Path(directory))
-
-
-def _fsync(path: Path) -> None:
-    """fsync a file or a directory (a directory's fsync makes its entries durable)."""
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _temp_link_path(link: Path) -> Path:

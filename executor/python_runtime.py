@@ -167,6 +167,11 @@ class PythonProject:
     def stop_hooks(self) -> List[Tuple[str, Callable[[], Any]]]:
         return stoppable_objects(vars(self._module)) if self._module is not None else []
 
+    def describe(self) -> Dict[str, Any]:
+        from executor.introspection import describe_module
+        assert self._module is not None
+        return describe_module(self._module, self.path)
+
     def missing_requirements(self) -> List[str]:
         """Requirements named in the project's requirements.txt that are not installed."""
         from executor import requirements

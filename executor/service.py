@@ -16,13 +16,15 @@ from typing import Any, Dict, List, Optional
 import zmq
 
 import shared
-from executor import commands, stop_hooks
-from executor.calls import CallTracker, failed
+from executor import commands, output_capture, stop_hooks
+from executor.calls import CallTracker
 from executor.event_channel import EventChannel
+from executor.lifecycle import Lifecycle, Startup
 from executor.project_store import ProjectStore
 from executor.project_types import open_project
+from executor.restart_history import RestartHistory
 from executor.worker_pool import WorkerPool
-from shared import messages, sockets
+from shared import messages, protocol, sockets
 from shared.config import Config
 from shared.systemd_notify import Notifier
 
@@ -38,7 +40,10 @@ class ExecutorService:
         self.started = time.time()
         self.notifier = Notifier()
         self.store = ProjectStore(Path(config.executor.projects_dir), BUNDLED_DEFAULT)
+        run_dir = Path(config.ipc.command_socket[len("ipc://"):]).parent
+        self.lifecycle = Lifecycle(self.store, RestartHistory(run_dir), config.executor)
         self.pool = WorkerPool()
+        self.notice = ""        # told in the reply of the next call (e.g. a rollback)
         self._exit_reason: Optional[str] = None
         self._context = zmq.Context()
         self._wake_read, self._wake_write = os.pipe()
@@ -47,14 +52,21 @@ class ExecutorService:
 
     # -- start-up -----------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, capture_output: bool = True) -> None:
         """Prepare the project store and the sockets; no user code is imported here."""
-        self.info = self.store.prepare()
+        self.startup: Startup = self.lifecycle.start()
+        self.info = self.startup.info
+        if self.startup.backoff:
+            log.warning("the executor crashed repeatedly; waiting %.2f s before starting",
+                        self.startup.backoff)
+            time.sleep(self.startup.backoff)
         self.command = self._open("executor.command", routing_id=self.instance.encode())
         self.monitor = sockets.peer_events(self.command)
         self.channel = EventChannel(self._open("executor.callback"))
         self.project = open_project(self.info.path, self.channel.push)
         self.calls = CallTracker(self.pool, self.channel, lambda: self.info.path)
+        if capture_output:
+            output_capture.capture(self.channel.system_push)
         signal.set_wakeup_fd(self._wake_write)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: None)   # the wakeup fd tells the main loop
@@ -65,22 +77,26 @@ class ExecutorService:
         return sock
 
     def say_hello(self) -> None:
-        hello = messages.Hello(self.instance, os.getpid(), shared.__version__)
+        hello = messages.Hello(self.instance, os.getpid(), shared.__version__,
+                               self.project_info(), self.startup.last_restart)
         self.command.send_multipart(hello.to_frames())
 
     # -- the main loop --------------------------------------------------------------------
 
     def run(self) -> int:
         self.say_hello()
+        self._after_start()
         self.notifier.ready(self._status_line())
-        log.info("executor %s ready (pid %d), project %s (%s)",
-                 self.instance, os.getpid(), self.info.name, self.info.origin)
+        log.info("executor %s ready (pid %d), project %s (%s), started because: %s",
+                 self.instance, os.getpid(), self.info.name, self.info.origin,
+                 self.startup.last_restart["reason"])
         poller = zmq.Poller()
         poller.register(self.command, zmq.POLLIN)
         poller.register(self.monitor, zmq.POLLIN)
         poller.register(self._wake_read, zmq.POLLIN)
         while self._exit_reason is None:
-            timeout = _min(self.calls.expire(), self.notifier.seconds_to_next_ping())
+            timeout = _min(self.calls.expire(), self.notifier.seconds_to_next_ping(),
+                           self.lifecycle.check_good())
             ready = dict(poller.poll(None if timeout is None else timeout * 1000))
             self.notifier.watchdog()
             if self.command in ready:
@@ -90,6 +106,21 @@ class ExecutorService:
             if self._wake_read in ready:
                 self._wakeup(os.read(self._wake_read, 64))
         return self._shutdown()
+
+    def _after_start(self) -> None:
+        rolled_back = self.startup.rolled_back
+        if rolled_back is not None:
+            self.channel.system_push(protocol.PROJECT_ROLLED_BACK, rolled_back)
+            self.notice = "the project was rolled back: %s" % rolled_back["reason"]
+        if self.startup.resume:
+            log.info("the project was running when the executor died; loading it again")
+            self.pool.submit(self._resume)
+
+    def _resume(self) -> None:
+        try:
+            self.load_project()
+        except Exception as e:
+            log.error("could not resume the project: %s", e)
 
     def _drain_commands(self) -> None:
         while True:
@@ -117,7 +148,15 @@ class ExecutorService:
             return
         label = self._label(request)
         timeout = self.config.executor.max_execution_time if command.timed else None
-        self.calls.run(request.id, label, lambda: command.handler(self, request), timeout or None)
+        self.calls.run(request.id, label, lambda: self._noted(command.handler(self, request)),
+                       timeout or None)
+
+    def _noted(self, result: Any) -> Any:
+        """Add a pending notice (a rollback) to the message of the next reply."""
+        notice = self.take_notice()
+        if notice:
+            result.message = "%s (note: %s)" % (result.message, notice)
+        return result
 
     @staticmethod
     def _label(request: messages.Request) -> str:
@@ -143,6 +182,9 @@ class ExecutorService:
     def request_exit(self, reason: str) -> None:
         """Ask the main loop to end after the current replies (thread-safe)."""
         self._exit_reason = reason
+        self.request_wakeup()
+
+    def request_wakeup(self) -> None:
         try:
             os.write(self._wake_write, b"\0")
         except BlockingIOError:
@@ -150,16 +192,37 @@ class ExecutorService:
 
     def _shutdown(self) -> int:
         self.notifier.stopping()
+        reason = "manual" if self._exit_reason == "signal" else self._exit_reason or "manual"
+        self.lifecycle.exiting(reason)
         if self.project.loaded:
-            self.run_stop_hooks("the executor is stopping (%s)" % self._exit_reason)
+            self.run_stop_hooks("the executor is stopping (%s)" % reason)
         for sock in self._sockets:
             sock.close()     # the callback socket lingers until the last reply is out
         self.monitor.close(linger=0)
         self._context.term()
-        log.info("executor %s exits (%s)", self.instance, self._exit_reason)
+        log.info("executor %s exits (%s)", self.instance, reason)
         return 0
 
     # -- used by the command handlers -------------------------------------------------------
+
+    def load_project(self) -> bool:
+        """Import the project (idempotent); True if this call imported it."""
+        if self.project.loaded:
+            return False
+        self.lifecycle.loading()
+        try:
+            imported = self.project.load()
+        except BaseException:
+            self.lifecycle.load_failed()
+            raise
+        self.lifecycle.loaded()
+        self.update_status()
+        self.request_wakeup()     # the main loop re-reads the good-project deadline
+        return imported
+
+    def take_notice(self) -> str:
+        notice, self.notice = self.notice, ""
+        return notice
 
     def run_stop_hooks(self, why: str) -> List[Dict[str, Any]]:
         hooks = self.project.stop_hooks()
@@ -187,5 +250,3 @@ def _min(*values: Optional[float]) -> Optional[float]:
     present = [v for v in values if v is not None]
     return min(present) if present else None
 
-
-__all__ = ["ExecutorService", "failed"]

@@ -38,7 +38,7 @@ class ExecutorLink:
         self._ids = itertools.count(1)
         self._pending: Dict[int, Tuple[str, Event]] = {}
         self.instance: Optional[bytes] = None
-        self.executor_pid: Optional[int] = None
+        self.hello: Optional[messages.Hello] = None     # what the current executor said
         self._arrived = Event()            # fired on each Hello of a new executor
         self.on_push: PushHandler = lambda event, data: None
         self.on_executor_change: Callable[[], None] = lambda: None
@@ -120,7 +120,7 @@ class ExecutorLink:
     def _hello(self, peer: bytes, hello: messages.Hello) -> None:
         if peer == self.instance:
             return      # the same executor reconnecting after a gateway restart
-        previous, self.instance, self.executor_pid = self.instance, peer, hello.pid
+        previous, self.instance, self.hello = self.instance, peer, hello
         log.info("executor %s is up (pid %d)", hello.instance, hello.pid)
         if previous is not None:
             self._fail_pending(previous.decode(), "the executor restarted during the call")
@@ -176,7 +176,7 @@ class ExecutorLink:
     def _lost(self, instance: bytes) -> None:
         if self.instance == instance:
             log.warning("executor %s is gone; it will be restarted", instance.decode())
-            self.instance = None
+            self.instance = self.hello = None
             self.on_executor_change()
         self._fail_pending(instance.decode(), "the executor exited during the call; "
                            "it is being restarted")

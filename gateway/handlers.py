@@ -1,18 +1,24 @@
-"""The Socket.IO event handlers: validate at the edge, forward to the executor, ack.
+"""The Socket.IO event handlers: admit, validate at the edge, forward to the executor, ack.
 
 Handlers only read payloads (through shared.protocol) and forward; every failure becomes an
-error ack in one place, ``acked``. Unknown events get an error ack too.
+error ack in one place, ``acked``. Observers may look but not act: ``controller_only``.
+Unknown events get an error ack too.
 """
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, Dict
+import os
+import time
+from typing import Any, Callable, Dict, Optional
 
 import socketio
 
+import shared
+from gateway.chunked_upload import ChunkedUploads
 from gateway.executor_link import ExecutorLink, ExecutorUnavailable
-from gateway.sessions import Sessions
+from gateway.push_relay import PushRelay
+from gateway.sessions import Client, Sessions
 from shared import protocol
 from shared.config import Config
 
@@ -21,12 +27,13 @@ log = logging.getLogger(__name__)
 # How long the gateway waits beyond max_execution_time before it gives up on a reply; the
 # executor answers at the limit itself, this only guards against a wedged executor.
 REPLY_MARGIN = 5.0
+Ack = Dict[str, Any]
 
 
-def acked(handler: Callable[..., Dict[str, Any]]) -> Callable[..., Dict[str, Any]]:
+def acked(handler: Callable[..., Ack]) -> Callable[..., Ack]:
     """Turn anything a handler raises into an error ack of the one reply shape."""
     @functools.wraps(handler)
-    def wrapper(*args: Any) -> Dict[str, Any]:
+    def wrapper(*args: Any) -> Ack:
         try:
             return handler(*args)
         except protocol.ProtocolError as e:
@@ -41,29 +48,64 @@ def acked(handler: Callable[..., Dict[str, Any]]) -> Callable[..., Dict[str, Any
 
 class Handlers:
     def __init__(self, sio: socketio.Server, link: ExecutorLink, sessions: Sessions,
-                 config: Config):
-        self.sio, self.link, self.sessions, self.config = sio, link, sessions, config
+                 relay: PushRelay, config: Config):
+        self.sio, self.link, self.sessions, self.relay = sio, link, sessions, relay
+        self.config = config
+        self.uploads = ChunkedUploads(config.gateway.max_message_size)
         self.call_timeout = config.executor.max_execution_time + REPLY_MARGIN
+        self.started = time.time()
+        self.on_clients_changed: Callable[[], None] = lambda: None
 
     def register(self) -> None:
         self.sio.on("connect", self.connect)
         self.sio.on("disconnect", self.disconnect)
-        self.sio.on(protocol.UPDATE, acked(self.update))
-        self.sio.on(protocol.START, acked(self.start))
-        self.sio.on(protocol.PROCESS, acked(self.process))
+        events = {
+            protocol.UPDATE: self.update, protocol.START: self.start,
+            protocol.PROCESS: self.process, protocol.DESCRIBE: self.describe,
+            protocol.STATUS: self.status, protocol.UPLOAD_BEGIN: self.upload_begin,
+            protocol.UPLOAD_CHUNK: self.upload_chunk, protocol.UPLOAD_COMMIT: self.upload_commit,
+        }
+        for event, handler in events.items():
+            if event in protocol.CONTROL_EVENTS:
+                handler = self._controller_only(event, handler)
+            self.sio.on(event, acked(handler))
         self.sio.on("*", acked(self.unknown))
 
+    def _controller_only(self, event: str, handler: Callable[..., Ack]) -> Callable[..., Ack]:
+        @functools.wraps(handler)
+        def wrapper(sid: str, *args: Any) -> Ack:
+            if self.sessions.role(sid) != protocol.CONTROLLER:
+                return protocol.error("observers cannot %s: connect as the controller, or take "
+                                      "over" % event)
+            return handler(sid, *args)
+        return wrapper
+
+    # -- connections --------------------------------------------------------------------
+
     def connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> None:
-        client = self.sessions.admit(sid, environ, auth)
-        log.info("client %s connected", client.address)
+        client, evicted = self.sessions.admit(sid, environ, auth)
+        if evicted is not None:
+            self.relay.send(evicted.sid, protocol.SESSION_TAKEN, {
+                "by": client.address, "time": client.describe()["since"]})
+            self.sio.start_background_task(self._evict, evicted.sid)
+        self.sio.enter_room(sid, "clients")
+        # Queued, not emitted: the client's writer runs after the CONNECT packet is sent
+        # (python-socketio 5.7.2 would send an emit made here before CONNECT).
+        self.relay.add(sid).put(protocol.SERVER_INFO, self.server_info(client))
+        log.info("%s %s connected", client.role, client.address)
         self.on_clients_changed()
 
+    def _evict(self, sid: str) -> None:
+        self.relay.flush(sid)        # session_taken reaches the evicted client first
+        self.sio.disconnect(sid)
+
     def disconnect(self, sid: str, *reason: Any) -> None:
+        self.relay.remove(sid)
         client = self.sessions.leave(sid)
+        self.on_clients_changed()
         if client is None:
             return
-        log.info("client %s disconnected; running the project's stop hooks", client.address)
-        self.on_clients_changed()
+        log.info("controller %s disconnected; running the project's stop hooks", client.address)
         self.sio.start_background_task(self._stop_hooks)
 
     def _stop_hooks(self) -> None:
@@ -74,11 +116,37 @@ class Handlers:
         if ack["status"] != protocol.SUCCESS:
             log.warning("stop hooks: %s", ack["message"])
 
-    def on_clients_changed(self) -> None:
-        """Replaced by the server to update the systemd status line."""
+    def server_info(self, client: Optional[Client] = None) -> Dict[str, Any]:
+        hello = self.link.hello
+        controller = self.sessions.controller
+        return {
+            "version": shared.__version__,
+            "executor_instance": hello.instance if hello else None,
+            "project": hello.project if hello else None,
+            "last_restart": hello.last_restart if hello else None,
+            "role": client.role if client else None,
+            "auth_required": self.sessions.auth_required,
+            "controller": controller.describe() if controller else None,
+        }
 
-    def update(self, sid: str, payload: Any = None) -> Dict[str, Any]:
-        zip_bytes = protocol.parse_update(payload)
+    def announce_executor(self) -> None:
+        """Tell every client that the executor (re)started, and why."""
+        if self.link.hello is not None:
+            for sid in self.relay.sids():
+                self.relay.send(sid, protocol.SERVER_INFO, self.server_info(self._client(sid)))
+
+    def _client(self, sid: str) -> Optional[Client]:
+        controller = self.sessions.controller
+        if controller is not None and controller.sid == sid:
+            return controller
+        return self.sessions.observers.get(sid)
+
+    # -- events -------------------------------------------------------------------------
+
+    def update(self, sid: str, payload: Any = None) -> Ack:
+        return self._install(protocol.parse_update(payload))
+
+    def _install(self, zip_bytes: bytes) -> Ack:
         old = self.link.instance
         ack = self.link.request("update", {}, blob=zip_bytes, timeout=self.call_timeout)
         if ack["status"] != protocol.SUCCESS:
@@ -89,15 +157,45 @@ class Handlers:
                                   "back within %g s" % timeout, ack["data"])
         return protocol.success("Project updated and the executor restarted", ack["data"])
 
-    def start(self, sid: str, payload: Any = None) -> Dict[str, Any]:
+    def start(self, sid: str, payload: Any = None) -> Ack:
         protocol.get_payload(payload)
         return self.link.request("start", {}, timeout=self.call_timeout)
 
-    def process(self, sid: str, payload: Any = None) -> Dict[str, Any]:
+    def process(self, sid: str, payload: Any = None) -> Ack:
         obj, method, args = protocol.parse_process(payload)
         return self.link.request("process", {"object": obj, "method": method, "args": args},
                                  timeout=self.call_timeout)
 
-    def unknown(self, event: str, sid: str, *payload: Any) -> Dict[str, Any]:
+    def describe(self, sid: str, payload: Any = None) -> Ack:
+        protocol.get_payload(payload)
+        return self.link.request("describe", {}, timeout=self.call_timeout)
+
+    def status(self, sid: str, payload: Any = None) -> Ack:
+        protocol.get_payload(payload)
+        executor = None
+        if self.link.instance is not None:
+            ack = self.link.request("status", {}, timeout=self.call_timeout)
+            executor = ack["data"] if ack["status"] == protocol.SUCCESS else None
+        controller = self.sessions.controller
+        hello = self.link.hello
+        return protocol.success("status", {
+            "version": shared.__version__,
+            "gateway": {"pid": os.getpid(), "uptime": time.time() - self.started},
+            "executor": executor,
+            "controller": controller.describe() if controller else None,
+            "observers": len(self.sessions.observers),
+            "last_restart": hello.last_restart if hello else None,
+        })
+
+    def upload_begin(self, sid: str, payload: Any = None) -> Ack:
+        return protocol.success("upload ready", self.uploads.begin(payload))
+
+    def upload_chunk(self, sid: str, payload: Any = None) -> Ack:
+        return self.uploads.chunk(payload)
+
+    def upload_commit(self, sid: str, payload: Any = None) -> Ack:
+        return self._install(self.uploads.commit())
+
+    def unknown(self, event: str, sid: str, *payload: Any) -> Ack:
         return protocol.error("unknown event %r; the events are: %s"
                               % (event, ", ".join(protocol.CLIENT_EVENTS)))

@@ -15,6 +15,7 @@ import socketio
 import shared
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
+from gateway.push_relay import PushRelay
 from gateway.sessions import Sessions, read_token
 from shared.config import Config
 from shared.systemd_notify import Notifier
@@ -34,19 +35,15 @@ class Gateway:
             ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
         self.app = socketio.WSGIApp(self.sio)
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
-        self.handlers = Handlers(self.sio, self.link, self.sessions, config)
+        self.relay = PushRelay(self.sio, gw.push_queue_size)
+        self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)
         self.handlers.on_clients_changed = self.update_status
-        self.link.on_executor_change = self.update_status
-        self.link.on_push = self.relay_push
-        self.dropped_without_client = 0
+        self.link.on_executor_change = self._executor_changed
+        self.link.on_push = self.relay.broadcast
 
-    def relay_push(self, event: str, data: Any) -> None:
-        """Send a project's push to the connected client; with none connected it is dropped."""
-        client = self.sessions.controller
-        if client is None:
-            self.dropped_without_client += 1
-            return
-        self.sio.emit(event, data, to=client.sid)
+    def _executor_changed(self) -> None:
+        self.update_status()
+        self.handlers.announce_executor()
 
     def serve(self, listener: Optional[Any] = None) -> None:
         gw = self.config.gateway
@@ -78,6 +75,8 @@ class Gateway:
 
     def _status_line(self) -> str:
         client = self.sessions.controller
-        who = "client %s connected" % client.address if client else "no client connected"
+        who = "controller %s connected" % client.address if client else "no controller connected"
+        if self.sessions.observers:
+            who += ", %d observer(s)" % len(self.sessions.observers)
         executor = "executor up" if self.link.instance else "waiting for the executor"
         return "%s; %s" % (who, executor)

@@ -1,20 +1,28 @@
-"""Who is connected: admission (token), the one controlling client, and refusals.
+"""Who is connected: admission (token), roles (one controller, any observers), takeover.
 
-The original protocol allows one client at a time; a second connection is refused at
-connect time with a reason the client sees in its ``connect_error``.
+The original protocol allows one client at a time, and that client is the controller.
+Observers may watch alongside it. A refused connection raises ConnectionRefusedError with
+``{code, holder}``, which the client sees in its ``connect_error``.
 """
 from __future__ import annotations
 
+import collections
 import hmac
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Deque, Dict, Optional, Tuple
 
 from socketio.exceptions import ConnectionRefusedError
 
+from shared import protocol
+
 log = logging.getLogger(__name__)
+
+# Takeover keys remembered so that automatic reconnects (which resend the same auth) never
+# honour the same takeover twice; bounded, oldest forgotten first.
+REMEMBERED_TAKEOVERS = 256
 
 
 class TokenFileError(Exception):
@@ -42,6 +50,8 @@ class Client:
     sid: str
     address: str
     since: float
+    role: str
+    takeover_key: str
 
     def describe(self) -> Dict[str, Any]:
         return {"address": self.address,
@@ -56,32 +66,74 @@ class Sessions:
     def __init__(self, token: Optional[str]):
         self._token = token
         self.controller: Optional[Client] = None
+        self.observers: Dict[str, Client] = {}
+        self._used_takeovers: Deque[str] = collections.deque(maxlen=REMEMBERED_TAKEOVERS)
 
-    def admit(self, sid: str, environ: Dict[str, Any], auth: Any) -> Client:
-        """Admit the client or raise ConnectionRefusedError (code "unauthorized" or "busy")."""
+    @property
+    def auth_required(self) -> bool:
+        return self._token is not None
+
+    def admit(self, sid: str, environ: Dict[str, Any], auth: Any) -> Tuple[Client, Optional[Client]]:
+        """Admit the client; return it and the controller it evicted, if it took over.
+
+        Raises ConnectionRefusedError with code "unauthorized" or "busy".
+        """
+        auth = auth if isinstance(auth, dict) else {}
+        address = _address(environ)
         if not self._authenticated(auth):
-            log.warning("refused %s: missing or wrong token", _address(environ))
-            raise refuse("unauthorized", "unauthorized: connect with auth: {token: ...}")
+            log.warning("refused %s: missing or wrong token", address)
+            raise refuse(protocol.UNAUTHORIZED, "unauthorized: connect with auth: {token: ...}")
+        role = auth.get("role") or protocol.CONTROLLER
+        if role not in protocol.ROLES:
+            raise refuse("invalid", "invalid role %r: use controller or observer" % (role,))
+        client = Client(sid, address, time.time(), role, _takeover_key(auth, environ))
+        if role == protocol.OBSERVER:
+            self.observers[sid] = client
+            return client, None
+        evicted = None
         if self.controller is not None:
-            log.info("refused %s: %s already controls the robot",
-                     _address(environ), self.controller.address)
-            raise refuse("busy", "busy: another client controls the robot",
-                         holder=self.controller.describe())
-        self.controller = Client(sid, _address(environ), time.time())
-        return self.controller
+            if not self._may_take_over(auth, client):
+                log.info("refused %s: %s controls the robot", address, self.controller.address)
+                raise refuse(protocol.BUSY, "busy: another client controls the robot",
+                             holder=self.controller.describe())
+            evicted = self.controller
+            self._used_takeovers.extend((client.takeover_key, evicted.takeover_key))
+            log.warning("%s took over the robot from %s", address, evicted.address)
+        self.controller = client
+        return client, evicted
+
+    def _may_take_over(self, auth: Dict[str, Any], client: Client) -> bool:
+        # An evicted client reconnecting automatically resends its auth: neither its key nor
+        # one already honoured may take over again.
+        return bool(auth.get("takeover")) and client.takeover_key not in self._used_takeovers
 
     def leave(self, sid: str) -> Optional[Client]:
         """Forget ``sid``; return it if it was the controlling client."""
+        self.observers.pop(sid, None)
         if self.controller is not None and self.controller.sid == sid:
             client, self.controller = self.controller, None
             return client
         return None
 
-    def _authenticated(self, auth: Any) -> bool:
+    def role(self, sid: str) -> Optional[str]:
+        if self.controller is not None and self.controller.sid == sid:
+            return protocol.CONTROLLER
+        return protocol.OBSERVER if sid in self.observers else None
+
+    def _authenticated(self, auth: Dict[str, Any]) -> bool:
         if self._token is None:
             return True
-        given = auth.get("token") if isinstance(auth, dict) else None
+        given = auth.get("token")
         return isinstance(given, str) and hmac.compare_digest(given.encode(), self._token.encode())
+
+
+def _takeover_key(auth: Dict[str, Any], environ: Dict[str, Any]) -> str:
+    """A fresh string id names one takeover; ``takeover: true`` falls back to the client's
+    address and user agent, so it works once per client."""
+    value = auth.get("takeover")
+    if isinstance(value, str) and value:
+        return "id:" + value
+    return "peer:%s|%s" % (environ.get("REMOTE_ADDR", "?"), environ.get("HTTP_USER_AGENT", "?"))
 
 
 def _address(environ: Dict[str, Any]) -> str:

@@ -17,17 +17,24 @@ from typing import Dict, List, Optional
 from shared import config as config_module
 
 WATCHED = {signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-# After this many exits within CRASH_WINDOW seconds the executor is restarted with a delay,
-# so a crash loop does not spin.
+# After this many crashes within CRASH_WINDOW seconds the executor is restarted with a delay,
+# so a crash loop of the executor's own start-up does not spin (the executor backs off and
+# rolls back crash-looping projects itself, as under systemd).
 CRASH_WINDOW = 10.0
 CRASH_BURST = 5
 BANNER_WIDTH = 60
 
 
 class Supervisor:
-    def __init__(self, config_path: str, port: int):
+    def __init__(self, config_path: str, port: int, run_dir: str):
         self.config_path = config_path
         self.port = port
+        # Where systemd's ExecStopPost= hook would record how the executor stopped.
+        self.stop_record = os.path.join(run_dir, "executor-last-exit")
+        os.makedirs(run_dir, exist_ok=True)
+        for stale in ("executor-last-exit", "executor-exit.json", "executor-crashes.json",
+                      "executor-loaded"):
+            _remove(os.path.join(run_dir, stale))   # a new run is a boot
         self.children: Dict[str, subprocess.Popen] = {}
         self.exits: List[float] = []
 
@@ -67,9 +74,24 @@ class Supervisor:
             if status == 78:
                 print("robotctl: the executor has a configuration error", file=sys.stderr)
                 return True
-            self.backoff()
+            self.record_stop(status)
+            if status != 0:
+                self.backoff()
             self.spawn("executor")
         return False
+
+    def record_stop(self, status: int) -> None:
+        """Write what systemd passes to ExecStopPost=, in the same format."""
+        if status < 0:
+            name = signal.Signals(-status).name[3:]
+            fields = "SERVICE_RESULT=signal EXIT_CODE=killed EXIT_STATUS=%s" % name
+        else:
+            result = "success" if status == 0 else "exit-code"
+            fields = "SERVICE_RESULT=%s EXIT_CODE=exited EXIT_STATUS=%d" % (result, status)
+        temp = self.stop_record + ".tmp"
+        with open(temp, "w") as f:
+            f.write("%s TIME=%d\n" % (fields, time.time()))
+        os.replace(temp, self.stop_record)
 
     def backoff(self) -> None:
         now = time.monotonic()
@@ -108,7 +130,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     except config_module.ConfigError as e:
         print("robotctl: configuration error: %s" % e, file=sys.stderr)
         return 78
-    return Supervisor(path, config.gateway.port).run()
+    run_dir = os.path.dirname(config.ipc.command_socket[len("ipc://"):])
+    return Supervisor(path, config.gateway.port, run_dir).run()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import warnings
+from typing import Optional, TextIO
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
              logging.CRITICAL: 2}
@@ -23,9 +24,9 @@ class JournalFormatter(logging.Formatter):
         return prefix + text.replace("\n", "\n" + prefix)
 
 
-def setup(process: str) -> None:
+def setup(process: str, stream: Optional[TextIO] = None) -> None:
     """Configure the root logger for the process named ``process`` (gateway, executor, …)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream or sys.stderr)
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:

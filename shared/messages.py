@@ -28,15 +28,22 @@ def dumps(value: Any) -> bytes:
 
 @dataclass(frozen=True)
 class Hello:
-    """The executor introduces itself; sent on every (re)connection to the gateway."""
+    """The executor introduces itself; sent on every (re)connection to the gateway.
+
+    ``project`` is the current project's info, ``last_restart`` why this executor started:
+    ``{reason: one of protocol.RESTART_REASONS, detail, time}``.
+    """
     instance: str
     pid: int
     version: str
+    project: Dict[str, Any]
+    last_restart: Dict[str, Any]
     kind = "hello"
 
     def to_frames(self) -> List[bytes]:
         return [dumps({"t": self.kind, "instance": self.instance, "pid": self.pid,
-                       "version": self.version})]
+                       "version": self.version, "project": self.project,
+                       "last_restart": self.last_restart})]
 
 
 @dataclass(frozen=True)
@@ -116,5 +123,6 @@ def decode(frames: List[bytes]) -> Message:
                        frames[1] if len(frames) > 1 else None)
     if kind == Hello.kind:
         return Hello(_field(header, "instance", str), _field(header, "pid", int),
-                     _field(header, "version", str))
+                     _field(header, "version", str), _field(header, "project", dict),
+                     _field(header, "last_restart", dict))
     raise MessageError("unknown message type %r" % (kind,))

@@ -11,17 +11,40 @@ import base64
 import binascii
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-# Events a client sends.
-UPDATE = "update"
-START = "start"
-PROCESS = "process"
-CLIENT_EVENTS = (UPDATE, START, PROCESS)
+# Events a client sends. The first three are the original protocol's.
+UPDATE = "update"                  # {data: <base64 zip>} (alias zip_data)
+START = "start"                    # {}
+PROCESS = "process"                # {params: {object, method, args}}
+DESCRIBE = "describe"              # {} -> the project's objects and methods
+STATUS = "status"                  # {} -> versions, uptimes, project, who is connected
+UPLOAD_BEGIN = "upload_begin"      # {size, sha256, name} -> {offset, chunk_size}
+UPLOAD_CHUNK = "upload_chunk"      # {offset, data: <base64, <= 1 MiB decoded>} -> {received}
+UPLOAD_COMMIT = "upload_commit"    # {} -> exactly what update replies
+CLIENT_EVENTS = (UPDATE, START, PROCESS, DESCRIBE, STATUS, UPLOAD_BEGIN, UPLOAD_CHUNK,
+                 UPLOAD_COMMIT)
+# What an observer may not do: everything that changes or moves the robot.
+CONTROL_EVENTS = frozenset((UPDATE, START, PROCESS, UPLOAD_BEGIN, UPLOAD_CHUNK, UPLOAD_COMMIT))
+CHUNK_SIZE = 1024 * 1024
+
+# Connect-time auth: {token, role: "controller"|"observer", takeover: <fresh id>|true}.
+CONTROLLER = "controller"
+OBSERVER = "observer"
+ROLES = (CONTROLLER, OBSERVER)
+# ConnectionRefusedError data codes.
+UNAUTHORIZED = "unauthorized"
+BUSY = "busy"
 
 # Events the server emits itself all carry this prefix, so they never collide with an event
 # name that a user project pushes.
 SYSTEM_PREFIX = "robotctl:"
-SERVER_INFO = SYSTEM_PREFIX + "server_info"
-EXECUTOR_RESTARTED = SYSTEM_PREFIX + "executor_restarted"
+SERVER_INFO = SYSTEM_PREFIX + "server_info"          # after connect, and when the executor changes
+SESSION_TAKEN = SYSTEM_PREFIX + "session_taken"      # {by, time}: you were taken over
+PROJECT_ROLLED_BACK = SYSTEM_PREFIX + "project_rolled_back"   # {from, to, reason}
+PUSH_DROPPED = SYSTEM_PREFIX + "push_dropped"        # {count, by_event}: a slow client lost these
+LOG = SYSTEM_PREFIX + "log"                          # {stream, text, time}: the project's output
+LOG_DROPPED = SYSTEM_PREFIX + "log_dropped"          # {count}: lines over the rate limit
+# Why the executor last (re)started, in server_info.last_restart.reason.
+RESTART_REASONS = ("boot", "update", "crash", "watchdog", "manual", "rollback", "reload")
 
 # Names that push_message refuses: the protocol's own events, Socket.IO's reserved names,
 # and "callback", which the original protocol keeps for later (the server never emits it).

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import Iterator, List
+import os
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 import socketio
@@ -50,3 +52,23 @@ def upload(client: socketio.Client, project: str, timeout: float = 60, prefix: s
     """Upload tests/fixtures/projects/<project> and return the ack."""
     data = b64(zip_dir(FIXTURES / project, prefix))
     return client.call("update", {"data": data}, timeout=timeout)
+
+
+def record(client: socketio.Client, event: str) -> List:
+    """A list that receives the payload of every ``event`` the client gets, in arrival order.
+
+    python-socketio runs event handlers on its one reader thread, so the list's order is the
+    order on the wire, and an ack is handled only after every event sent before it.
+    """
+    received: List = []
+    client.on(event, lambda *data: received.append(data[0] if len(data) == 1 else data))
+    return received
+
+
+def project_snapshot(appliance: Appliance) -> Tuple[str, Dict[str, bytes]]:
+    """Where ``projects/current`` resolves to, and the content of every file of the project."""
+    target = Path(os.path.realpath(str(appliance.projects / "current")))
+    files = {path.relative_to(target).as_posix(): path.read_bytes()
+             for path in sorted(target.rglob("*"))
+             if path.is_file() and "__pycache__" not in path.parts}
+    return str(target), files

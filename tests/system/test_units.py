@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVICES, UNITS, Appliance, build_variant
+from conftest import SERVICES, UNITS, Appliance, build_variant, port_is_free
 from container import wait_for
 
 HASH_DEFAULT = ("cd /var/lib/robotctl/projects/default && find . -type f ! -path '*/__pycache__/*'"
@@ -103,7 +103,7 @@ def test_gateway_is_fully_hardened(container: Appliance) -> None:
 
 def test_executor_and_watch_are_hardened(container: Appliance) -> None:
     # The executor trades device, sysfs and realtime access for robot SDKs (see the unit).
-    assert exposure(container, "robotctl-executor") <= 5.5
+    assert exposure(container, "robotctl-executor") <= 3.5
     assert exposure(container, "robotctl-watch") <= 3.0
 
 
@@ -148,18 +148,19 @@ def projects_snapshot(box: Appliance) -> str:
                   " xargs -0r sha256sum")
 
 
-def test_clean_install_logs_no_errors(fresh: Appliance, deb: Path) -> None:
-    fresh.install(deb)
-    fresh.wait_active()
-    errors = fresh.run(["journalctl", "--no-pager", "-p", "err", "-u", "robotctl-*"]).stdout
-    assert "-- No entries --" in errors or not errors.strip(), errors
+def test_install_starts_the_appliance_cleanly(fresh: Appliance, deb: Path) -> None:
+    if not port_is_free(8000):
+        pytest.skip("port 8000 is taken on the host; the packaged config uses it")
+    fresh.apt_install(deb)  # no port change: exactly what an operator's install does
+    fresh.wait_active(SERVICES + ("robotctl.target",))
+    errors = fresh.run(["journalctl", "--no-pager", "-q", "-p", "err", "-u", "robotctl-*"]).stdout
+    assert errors == ""
 
 
 def test_upgrade_keeps_operator_state(fresh: Appliance, deb: Path, tmp_path: Path) -> None:
     plus1 = build_variant(tmp_path, "t1", edit_default=True)
     plus2 = build_variant(tmp_path, "t2", edit_default=True)
     fresh.install(deb)
-    fresh.use_free_port()
     fresh.sh("echo '# edited by the operator' >> /etc/robotctl/robotctl.yaml")
     config, projects = fresh.read("/etc/robotctl/robotctl.yaml"), projects_snapshot(fresh)
     pids = {unit: fresh.main_pid(unit) for unit in ("robotctl-gateway", "robotctl-executor")}
@@ -187,7 +188,6 @@ def test_upgrade_keeps_operator_state(fresh: Appliance, deb: Path, tmp_path: Pat
 
 def test_remove_stops_everything_and_purge_cleans_state(fresh: Appliance, deb: Path) -> None:
     fresh.install(deb)
-    fresh.wait_active()
     fresh.run(["apt-get", "remove", "-y", "-q", "robotctl"])
     for unit in UNITS:
         assert fresh.prop(unit, "ActiveState") == "inactive"

@@ -1,0 +1,120 @@
+"""``describe``: the project's module-level objects and their public methods.
+
+Everything is read with ``inspect.getattr_static`` and from classes, so describing runs no
+user code beyond what loading the project already ran (no properties, no ``__getattr__``).
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Optional
+
+
+def describe_module(module: ModuleType, project_dir: Path) -> Dict[str, Any]:
+    """``{objects: [{name, type, doc, methods}], functions: [...]}`` of a loaded module.
+
+    Only what the project defines counts: instances of its own classes and its own
+    functions, not what main.py imported (``Optional``, ``json``, …).
+    """
+    objects, functions = [], []
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("_") or inspect.ismodule(value) or inspect.isclass(value):
+            continue
+        if inspect.isfunction(value):
+            if _defined_in(value.__module__, project_dir):
+                functions.append(describe_callable(name, value, bound=False))
+        elif _defined_in(type(value).__module__, project_dir):
+            objects.append(describe_object(name, value))
+    return {"objects": objects, "functions": functions}
+
+
+def _defined_in(module_name: str, project_dir: Path) -> bool:
+    source = getattr(sys.modules.get(module_name), "__file__", None)
+    if not source:
+        return False
+    try:
+        return os.path.commonpath([os.path.abspath(source), str(project_dir)]) == str(project_dir)
+    except ValueError:
+        return False
+
+
+def describe_object(name: str, value: Any) -> Dict[str, Any]:
+    cls = type(value)
+    methods = []
+    for attr in sorted(dir(cls)):
+        if attr.startswith("_"):
+            continue
+        function = _plain_function(inspect.getattr_static(value, attr, None))
+        if function is not None:
+            bound = not isinstance(inspect.getattr_static(cls, attr, None), staticmethod)
+            methods.append(describe_callable(attr, function, bound=bound))
+    return {"name": name, "type": cls.__name__, "doc": first_line(inspect.getdoc(cls)),
+            "methods": methods}
+
+
+def _plain_function(attr: Any) -> Optional[Callable[..., Any]]:
+    if isinstance(attr, (staticmethod, classmethod)):
+        return attr.__func__
+    return attr if inspect.isfunction(attr) else None
+
+
+def describe_callable(name: str, function: Callable[..., Any], bound: bool) -> Dict[str, Any]:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return {"name": name, "signature": "(...)", "doc": first_line(inspect.getdoc(function)),
+                "parameters": []}
+    parameters = list(signature.parameters.values())
+    if bound and parameters:
+        parameters = parameters[1:]          # self / cls
+    shown = signature.replace(
+        parameters=[_unquoted(p) for p in parameters],
+        return_annotation=_Text.of(signature.return_annotation))
+    return {"name": name, "signature": str(shown), "doc": first_line(inspect.getdoc(function)),
+            "parameters": [describe_parameter(p) for p in parameters]}
+
+
+class _Text:
+    """An annotation shown as its text: PEP 563 string annotations print without quotes."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    @classmethod
+    def of(cls, annotation: Any) -> Any:
+        empty = inspect.Signature.empty
+        return annotation if annotation is empty else cls(_annotation_text(annotation))
+
+
+def _unquoted(parameter: inspect.Parameter) -> inspect.Parameter:
+    return parameter.replace(annotation=_Text.of(parameter.annotation))
+
+
+def _annotation_text(annotation: Any) -> str:
+    return annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+
+
+def describe_parameter(parameter: inspect.Parameter) -> Dict[str, Any]:
+    empty = inspect.Parameter.empty
+    annotation = parameter.annotation
+    return {
+        "name": parameter.name,
+        "kind": parameter.kind.name,
+        "annotation": None if annotation is empty else _annotation_text(annotation),
+        "default": None if parameter.default is empty else repr(parameter.default),
+        "required": parameter.default is empty and parameter.kind in (
+            parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY),
+    }
+
+
+def first_line(doc: Optional[str]) -> str:
+    return doc.strip().splitlines()[0] if doc and doc.strip() else ""
+
+
+__all__ = ["describe_module", "describe_object", "describe_callable", "first_line"]

@@ -1,0 +1,188 @@
+"""The manifest of an installed release: what it lists, how it is hashed, written and checked.
+
+Each release directory holds ``MANIFEST_NAME``, a JSON object::
+
+    {"origin": "default" | "upload", "name": <project name>,
+     "sha256": <project_hash of files>, "files": {<relpath>: <sha256hex>},
+     "installed_at": "YYYY-MM-DDTHH:MM:SSZ"}
+
+The store writes it LAST, so a release whose files match its manifest is complete. This
+module knows nothing about the store's layout or links: it works on one directory at a time
+(copying project files into it, hashing them, writing and checking the manifest).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+MANIFEST_NAME = ".robotctl-manifest.json"
+ORIGIN_DEFAULT = "default"
+ORIGIN_UPLOAD = "upload"
+# Python writes these next to imported modules; they are never project content.
+_IGNORED_DIRS = ("__pycache__",)
+
+_HASH_BLOCK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    origin: str  # "default" or "upload"
+    sha256: str
+    path: Path  # the resolved release directory
+
+    def to_dict(self) -> Dict[str, str]:
+        return {"name": self.name, "origin": self.origin, "sha256": self.sha256,
+                "path": str(self.path)}
+
+
+class ManifestError(Exception):
+    """A release's manifest is missing, unreadable or malformed; str(e) is for the user."""
+
+
+def hash_files(root: Path) -> Dict[str, str]:
+    """sha256 of every regular file under root, by "/"-separated relative path.
+
+    The manifest itself and __pycache__ directories are left out; symlinks and special files
+    are too (uploads cannot contain them, and an operator's links are not project content).
+    """
+    files = {}
+    for directory, subdirs, names in os.walk(str(root)):
+        subdirs[:] = sorted(name for name in subdirs if name not in _IGNORED_DIRS)
+        for name in names:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, str(root)).replace(os.sep, "/")
+            if relative == MANIFEST_NAME or not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            files[relative] = _file_sha256(path)
+    return files
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def project_hash(files: Dict[str, str]) -> str:
+    """sha256 over the sorted lines "<sha256hex>  <relpath>\\n" of the project's files."""
+    lines = sorted("%s  %s\n" % (digest, relative) for relative, digest in files.items())
+    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def build_manifest(origin: str, name: str, files: Dict[str, str]) -> Dict[str, Any]:
+    """A manifest for files (as hash_files returns them), stamped with the current time."""
+    installed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"origin": origin, "name": name, "sha256": project_hash(files), "files": files,
+            "installed_at": installed_at}
+
+
+def write_manifest(release: Path, manifest: Dict[str, Any]) -> None:
+    """Write the manifest into release atomically and durably (temp file, fsync, rename)."""
+    path = release / MANIFEST_NAME
+    temp = release / (MANIFEST_NAME + ".tmp")
+    with open(str(temp), "w", encoding="utf-8") as stream:
+        json.dump(manifest, stream, indent=1, sort_keys=True)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(str(temp), str(path))
+    fsync_path(release)
+
+
+def load_manifest(release: Path) -> Dict[str, Any]:
+    """The manifest of release, checked for shape; ManifestError says what is wrong."""
+    try:
+        with open(str(release / MANIFEST_NAME), encoding="utf-8") as stream:
+            manifest = json.load(stream)
+    except FileNotFoundError:
+        raise ManifestError("the manifest of release %s is missing" % release.name) from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError("the manifest of release %s is unreadable: %s"
+                            % (release.name, exc)) from exc
+    if not _manifest_is_well_formed(manifest):
+        raise ManifestError("the manifest of release %s is malformed" % release.name)
+    return manifest
+
+
+def _manifest_is_well_formed(manifest: Any) -> bool:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return False
+    texts = [manifest.get("name"), manifest.get("sha256")]
+    texts += [text for item in manifest["files"].items() for text in item]
+    return (manifest.get("origin") in (ORIGIN_DEFAULT, ORIGIN_UPLOAD)
+            and all(isinstance(text, str) for text in texts))
+
+
+def verify_release(release: Path) -> Optional[str]:
+    """None if the release's listed files match its manifest, else why not.
+
+    Files the manifest does not list (logs or data the robot program wrote next to
+    main.py) are tolerated; the listed files must be present and unchanged.
+    """
+    try:
+        manifest = load_manifest(release)
+    except ManifestError as exc:
+        return str(exc)
+    listed = manifest["files"]
+    if project_hash(listed) != manifest["sha256"]:
+        return "the manifest of release %s is inconsistent" % release.name
+    on_disk = hash_files(release)
+    for relative in sorted(listed):
+        if relative not in on_disk:
+            return "file '%s' of release %s is missing" % (relative, release.name)
+        if on_disk[relative] != listed[relative]:
+            return "file '%s' of release %s was modified" % (relative, release.name)
+    return None
+
+
+def read_info(release: Path) -> ProjectInfo:
+    """The release's ProjectInfo from its manifest alone (files are not re-hashed);
+    ManifestError if the manifest is unusable."""
+    manifest = load_manifest(release)
+    return ProjectInfo(name=manifest["name"], origin=manifest["origin"],
+                       sha256=manifest["sha256"], path=release.resolve())
+
+
+def copy_project(source: Path, dest: Path) -> None:
+    """copytree without __pycache__ or a stray manifest (the copy gets its own), then make
+    it durable. Symlinks are copied as links; OSErrors keep their errno."""
+    failures: List[OSError] = []
+
+    def copy_file(source_file: str, dest_file: str) -> None:
+        try:
+            shutil.copy2(source_file, dest_file)
+        except OSError as exc:
+            failures.append(exc)
+            raise
+
+    try:
+        shutil.copytree(str(source), str(dest), symlinks=True, copy_function=copy_file,
+                        ignore=shutil.ignore_patterns(MANIFEST_NAME, *_IGNORED_DIRS))
+    except shutil.Error:
+        if failures:  # copytree flattens errors into text; keep the errno (ENOSPC!)
+            raise failures[0] from None
+        raise
+    for directory, _subdirs, names in os.walk(str(dest)):
+        for name in names:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                fsync_path(Path(path))
+        fsync_path(Path(directory))
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory's fsync makes its entries durable)."""
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,120 @@
+"""``robotctl``: argument parsing, dispatch to gateway.cli.commands, and exit statuses."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from gateway.cli import commands
+from gateway.cli.errors import EPILOG, INTERRUPTED, USAGE, CliError
+from gateway.cli.output import Output
+from gateway.cli.settings import DEFAULT_URL, resolve
+
+DEFAULT_TIMEOUT = 60.0
+# Filled in after parsing: the common options' own default is SUPPRESS, so that a value given
+# before the subcommand is not overwritten by the subcommand parser's default.
+DEFAULTS = {"url": None, "token": None, "json": False, "timeout": DEFAULT_TIMEOUT}
+
+DESCRIPTION = """\
+Control a robotctl appliance over Socket.IO: deploy a project, call its methods, watch its
+events and logs. status, describe, events and logs connect as observers, so they work while
+another client controls the robot; deploy and call need control.
+
+environment:
+  ROBOTCTL_URL         the appliance's address (default %s)
+  ROBOTCTL_TOKEN       the access token (default: the robot's /etc/robotctl/token when readable)
+  ROBOTCTL_TOKEN_FILE  read the token from this file instead of /etc/robotctl/token
+""" % DEFAULT_URL
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options accepted before and after the subcommand (SUPPRESS keeps an earlier value)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=argparse.SUPPRESS,
+                        help="the appliance's address (env ROBOTCTL_URL; default %s)" % DEFAULT_URL)
+    common.add_argument("--token", default=argparse.SUPPRESS,
+                        help="access token (env ROBOTCTL_TOKEN; default /etc/robotctl/token)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output: one JSON document per line")
+    common.add_argument("--timeout", type=positive, default=argparse.SUPPRESS, metavar="SECONDS",
+                        help="how long to wait to connect and for each answer (default %g)"
+                        % DEFAULT_TIMEOUT)
+    return common
+
+
+def positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError("%r is not a positive number of seconds" % text)
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="robotctl", description=DESCRIPTION, epilog=EPILOG, parents=[common_options()],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = common_options()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, handler: object, help: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[common], help=help, description=help)
+        command.set_defaults(handler=handler)
+        return command
+
+    add("status", commands.status, "the appliance's units, versions, uptimes, project and controller")
+    deploy = add("deploy", commands.deploy, "upload a project folder or .zip, then start it")
+    deploy.add_argument("path", metavar="PATH", help="a project folder or a .zip file")
+    call = add("call", commands.call, "call a method of the project and print what it returns")
+    call.add_argument("object", metavar="OBJECT", help="a module-level object, or - for a function")
+    call.add_argument("method", metavar="METHOD")
+    call.add_argument("args", nargs="*", metavar="ARGS-JSON | key=value",
+                      help="one JSON object (keywords) or list (positional), or key=value "
+                      "pairs whose values are JSON when they parse, else strings")
+    events = add("events", commands.events, "print pushed events live until Ctrl+C")
+    events.add_argument("names", nargs="*", metavar="NAME", help="only these events")
+    add("describe", commands.describe, "the project's objects, methods and functions")
+    add("logs", commands.logs, "follow the robot's logs (extra arguments go to journalctl)")
+    add("token", commands.token, "print the robot's access token (needs root or group robotctl)")
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Optional[List[str]]) -> argparse.Namespace:
+    # Unknown options are journalctl's for `logs` (robotctl logs -n 100), errors elsewhere.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "logs":
+        parser.error("unrecognized arguments: %s" % " ".join(extra))
+    args.extra = extra
+    for key, value in DEFAULTS.items():
+        if not hasattr(args, key):
+            setattr(args, key, value)
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse(build_parser(), argv)
+    output = Output(args.json)
+    try:
+        settings = resolve(args.url, args.token, args.timeout, args.json)
+        return args.handler(args, settings, output)
+    except CliError as e:
+        output.error(e)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (robotctl events | head): point stdout at /dev/null so that
+        # the interpreter's final flush does not complain, and stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:      # Ctrl+C during parsing or start-up
+        sys.exit(INTERRUPTED)

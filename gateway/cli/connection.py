@@ -1,0 +1,197 @@
+"""One Socket.IO session with the appliance, in one role, with refusals and acks made plain.
+
+python-socketio 5.7.2's ``connect()`` only says "One or more namespaces failed to connect";
+the reason (busy and who holds the robot, or unauthorized) arrives in the ``connect_error``
+event, so it is kept there and turned into the CliError the user sees. Acks are awaited
+here too, so that a connection lost mid-request fails at once instead of after the timeout.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Dict, List, Optional
+
+import socketio
+from socketio import exceptions
+
+from gateway.cli.errors import APP_ERROR, CONNECT, UNAUTHORIZED, CliError
+from gateway.cli.settings import Settings
+from shared import protocol
+
+Listener = Callable[[str, Any], None]
+
+
+class ConnectionLost(CliError):
+    """The connection ended while a request waited for its ack."""
+
+    def __init__(self, message: str):
+        super().__init__(CONNECT, message)
+
+
+class _Waiter:
+    """One pending ack: set by the ack, or by the disconnect that means it will never come."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.reply: Any = None
+        self.lost = False
+
+    def answer(self, *args: Any) -> None:
+        self.reply = args[0] if len(args) == 1 else list(args)
+        self.done.set()
+
+    def abandon(self) -> None:
+        self.lost = True
+        self.done.set()
+
+
+class Connection:
+    def __init__(self, settings: Settings, role: str, reconnect: bool = False):
+        self.settings = settings
+        self.role = role
+        self.client = socketio.Client(reconnection=reconnect, handle_sigint=False,
+                                      logger=False, engineio_logger=False)
+        self.on_lost: Optional[Callable[[], None]] = None      # called on an unplanned disconnect
+        self.on_back: Optional[Callable[[], None]] = None      # called on a reconnect
+        self._refusal: Any = None
+        self._taken: Any = None
+        self._closing = False
+        self._ever_connected = False
+        self._listeners: List[Listener] = []
+        self._waiters: List[_Waiter] = []
+        self._lock = threading.Lock()
+        self.client.on("connect", self._do_connect)
+        self.client.on("connect_error", self._do_connect_error)
+        self.client.on("disconnect", self._do_disconnect)
+        self.client.on("*", self._do_event)
+
+    # -- opening and closing ------------------------------------------------------------
+
+    def open(self) -> "Connection":
+        auth: Dict[str, Any] = {"role": self.role}
+        if self.settings.token is not None:
+            auth["token"] = self.settings.token
+        try:
+            self.client.connect(self.settings.url, auth=auth, transports=_transports(),
+                                wait_timeout=self.settings.timeout)
+        except (exceptions.ConnectionError, ValueError) as e:
+            raise self._refused(str(e)) from None
+        return self
+
+    def close(self) -> None:
+        self._closing = True
+        if self.client.connected:
+            self.client.disconnect()
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def listen(self, listener: Listener) -> None:
+        """Call ``listener(name, data)`` for every event the appliance pushes (register before open)."""
+        self._listeners.append(listener)
+
+    # -- requests -----------------------------------------------------------------------
+
+    def request(self, event: str, payload: Any = None, timeout: Optional[float] = None) -> Any:
+        """Send ``event`` and return the ack's data; CliError(APP_ERROR) on an error ack."""
+        reply = self.ack(event, {} if payload is None else payload, timeout)
+        if reply.get("status") != protocol.SUCCESS:
+            raise CliError(APP_ERROR, str(reply.get("message") or "error"), reply.get("data"))
+        return reply.get("data")
+
+    def ack(self, event: str, payload: Any, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """The raw ack of ``event``; ConnectionLost or CliError(CONNECT) when none comes."""
+        timeout = self.settings.timeout if timeout is None else timeout
+        waiter = _Waiter()
+        with self._lock:
+            if not self.client.connected:
+                raise ConnectionLost(self._lost_message())
+            self._waiters.append(waiter)
+        try:
+            self.client.emit(event, payload, callback=waiter.answer)
+            if not waiter.done.wait(timeout):
+                raise CliError(CONNECT, "no answer to %r within %g s (see --timeout)"
+                               % (event, timeout))
+        except exceptions.SocketIOError:
+            raise ConnectionLost(self._lost_message()) from None
+        finally:
+            with self._lock:
+                self._waiters.remove(waiter)
+        if waiter.lost:
+            raise ConnectionLost(self._lost_message())
+        if not isinstance(waiter.reply, dict):
+            raise CliError(APP_ERROR, "the appliance answered %r with %r" % (event, waiter.reply))
+        return waiter.reply
+
+    # -- handlers of the client's events ------------------------------------------------
+
+    def _do_connect(self) -> None:
+        if self._ever_connected and self.on_back is not None:
+            self.on_back()
+        self._ever_connected = True
+
+    def _do_connect_error(self, *args: Any) -> None:
+        self._refusal = args[0] if args else None
+
+    def _do_disconnect(self, *reason: Any) -> None:
+        with self._lock:
+            for waiter in self._waiters:
+                waiter.abandon()
+        if not self._closing and self.on_lost is not None:
+            self.on_lost()
+
+    def _do_event(self, name: str, *args: Any) -> None:
+        data = args[0] if len(args) == 1 else (list(args) if args else None)
+        if name == protocol.SESSION_TAKEN:
+            self._taken = data
+        for listener in self._listeners:
+            listener(name, data)
+
+    # -- messages -----------------------------------------------------------------------
+
+    def _lost_message(self) -> str:
+        if isinstance(self._taken, dict):
+            return "another client took over the robot (%s at %s)" % (
+                self._taken.get("by"), self._taken.get("time"))
+        return "the connection to %s was lost" % self.settings.url
+
+    def _refused(self, fallback: str) -> CliError:
+        return refusal_error(self._refusal, fallback, self.settings)
+
+
+def refusal_error(refusal: Any, fallback: str, settings: Settings) -> CliError:
+    """The CliError for a failed connect, from the ``connect_error`` data when there is some."""
+    if not isinstance(refusal, dict):
+        reason = refusal if isinstance(refusal, str) and refusal else fallback
+        if "namespaces failed to connect" in reason:
+            reason = "no answer within %g s" % settings.timeout
+        return CliError(CONNECT, "cannot connect to %s: %s" % (settings.url, reason))
+    data = refusal.get("data") if isinstance(refusal.get("data"), dict) else {}
+    message = str(refusal.get("message") or data.get("code") or "refused")
+    if data.get("code") == protocol.UNAUTHORIZED:
+        return CliError(UNAUTHORIZED, "%s refused the connection: %s; %s"
+                        % (settings.url, message, _token_hint(settings)), data)
+    holder = data.get("holder")
+    if isinstance(holder, dict):
+        message += " (held by %s since %s)" % (holder.get("address"), holder.get("since"))
+    return CliError(CONNECT, "%s refused the connection: %s" % (settings.url, message), data)
+
+
+def _token_hint(settings: Settings) -> str:
+    if settings.token_problem:
+        return settings.token_problem
+    if settings.token is None:
+        return "give the robot's token with --token or $ROBOTCTL_TOKEN (`sudo robotctl token` on the robot prints it)"
+    return "the token given is not the robot's (`sudo robotctl token` on the robot prints it)"
+
+
+def _transports() -> Optional[List[str]]:
+    # WebSocket straight away when websocket-client is there (python3-websocket on Debian):
+    # no polling round trips, and a 1 MiB upload chunk is one frame. Else long-polling.
+    try:
+        import websocket  # noqa: F401
+    except ImportError:
+        return None
+    return ["websocket"]

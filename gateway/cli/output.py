@@ -1,0 +1,61 @@
+"""Printing: human-readable text by default, one JSON document per line with ``--json``.
+
+Results and events go to stdout, flushed per line so that pipes see them live; notes,
+progress and errors go to stderr.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, Callable, Optional, TextIO
+
+from gateway.cli.errors import CliError
+
+
+def dumps(value: Any, pretty: bool = False) -> str:
+    if pretty:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Output:
+    def __init__(self, json_mode: bool, stdout: Optional[TextIO] = None,
+                 stderr: Optional[TextIO] = None):
+        self.json = json_mode
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    def result(self, data: Any, human: Callable[[Any], str]) -> None:
+        """One result: ``data`` as a JSON line, or ``human(data)`` as text."""
+        self._print(dumps(data) if self.json else human(data))
+
+    def event(self, name: str, data: Any, received: Optional[float] = None) -> None:
+        received = time.time() if received is None else received
+        if self.json:
+            self._print(dumps({"event": name, "data": data, "time": received}))
+        else:
+            self._print("%s %s %s" % (clock(received), name, dumps(data)))
+
+    def text(self, line: str) -> None:
+        """A line of plain output (for example a log line), the same in both modes."""
+        self._print(line)
+
+    def note(self, message: str) -> None:
+        """Information for a person, never part of the machine-readable output."""
+        print("robotctl: %s" % message, file=self.stderr, flush=True)
+
+    def error(self, error: CliError) -> None:
+        if self.json:
+            document = {"error": error.message, "exit_code": error.exit_code, "data": error.data}
+            print(dumps(document), file=self.stderr, flush=True)
+        else:
+            print("robotctl: error: %s" % error.message, file=self.stderr, flush=True)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stdout, flush=True)
+
+
+def clock(timestamp: float) -> str:
+    """HH:MM:SS.mmm in local time, for event lines."""
+    return time.strftime("%H:%M:%S", time.localtime(timestamp)) + (".%03d" % (timestamp % 1 * 1000))

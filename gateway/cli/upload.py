@@ -1,0 +1,103 @@
+"""Chunked upload that survives reconnects: upload_begin, acked upload_chunk, upload_commit.
+
+Progress is the acked byte count. When the connection drops, a new one is opened and
+``upload_begin`` (same size and sha256) answers the offset the appliance already holds,
+so the upload carries on from there rather than from zero.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from gateway.cli.connection import Connection, ConnectionLost
+from gateway.cli.errors import APP_ERROR, CONNECT, CliError
+from gateway.cli.progress import Progress, size
+from shared import protocol
+
+Connect = Callable[[], Connection]
+RESYNCS = 3          # offset mismatches tolerated in a row before giving up
+
+
+class Upload:
+    def __init__(self, blob: bytes, name: str, progress: Progress):
+        self.blob = blob
+        self.name = name
+        self.sha256 = hashlib.sha256(blob).hexdigest()
+        self.progress = progress
+        self.resumed_from: Optional[int] = None   # the first non-zero offset the appliance had
+
+    def run(self, connect: Connect, patience: float) -> Tuple[Connection, Any]:
+        """Upload and commit; return the still-open connection and the commit's data.
+
+        A lost connection is reopened (for up to ``patience`` seconds) and the upload resumed.
+        """
+        connection = connect()
+        while True:
+            try:
+                self._send(connection)
+                committed = connection.request(protocol.UPLOAD_COMMIT, {})
+                self.progress.finish()
+                return connection, committed
+            except ConnectionLost as e:
+                connection.close()
+                self.progress.note("%s; reconnecting to resume the upload" % e.message)
+                connection = reopen(connect, patience)
+
+    def summary(self) -> Dict[str, Any]:
+        return {"name": self.name, "size": len(self.blob), "sha256": self.sha256,
+                "resumed_from": self.resumed_from}
+
+    def _send(self, connection: Connection) -> None:
+        begun = connection.request(protocol.UPLOAD_BEGIN, {
+            "size": len(self.blob), "sha256": self.sha256, "name": self.name})
+        offset, chunk_size = _begin_reply(begun)
+        if offset > 0:
+            self.resumed_from = self.resumed_from or offset
+            self.progress.note("resuming the upload at %s of %s"
+                               % (size(offset), size(len(self.blob))))
+        self.progress.update(offset)
+        resyncs = 0
+        while offset < len(self.blob):
+            chunk = self.blob[offset:offset + chunk_size]
+            reply = connection.ack(protocol.UPLOAD_CHUNK, {
+                "offset": offset, "data": base64.b64encode(chunk).decode("ascii")})
+            received = _received(reply)
+            if reply.get("status") != protocol.SUCCESS:
+                resyncs += 1
+                if received is None or resyncs > RESYNCS:
+                    raise CliError(APP_ERROR, str(reply.get("message")), reply.get("data"))
+            else:
+                resyncs = 0
+            offset = received if received is not None else offset + len(chunk)
+            self.progress.update(offset)
+
+
+def reopen(connect: Connect, patience: float) -> Connection:
+    """A new connection, retrying refusals as busy while the appliance notices the old one left."""
+    deadline = time.monotonic() + patience
+    delay = 0.2
+    while True:
+        try:
+            return connect()
+        except CliError as e:
+            if e.exit_code != CONNECT or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _begin_reply(data: Any) -> Tuple[int, int]:
+    if not isinstance(data, dict) or not isinstance(data.get("offset"), int):
+        raise CliError(APP_ERROR, "upload_begin answered %r, expected {offset, chunk_size}" % (data,))
+    chunk_size = data.get("chunk_size")
+    if not isinstance(chunk_size, int) or chunk_size <= 0:
+        chunk_size = protocol.CHUNK_SIZE
+    return data["offset"], min(chunk_size, protocol.CHUNK_SIZE)
+
+
+def _received(reply: Dict[str, Any]) -> Optional[int]:
+    data = reply.get("data")
+    value = data.get("received") if isinstance(data, dict) else None
+    return value if isinstance(value, int) else None

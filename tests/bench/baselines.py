@@ -1,0 +1,87 @@
+"""The bare stack that robotctl is compared with, one server per sub-command.
+
+    python -m tests.bench.baselines echo     # python-socketio on eventlet: "echo" acks its data
+    python -m tests.bench.baselines emit     # "burst" {count}: emits count "tick", yields every 100
+    python -m tests.bench.baselines upload   # stock server: "update" acks the size of its data
+    python -m tests.bench.baselines router ADDRESS   # ZeroMQ ROUTER echo over ipc
+    python -m tests.bench.baselines rep ADDRESS      # spawn -> REP bound -> one reply -> exit
+
+Each server prints one JSON line when it is ready. Everything here is stock: no robotctl
+code and none of its fixes, so the figures are the floor of the stack itself.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def ready(**info: Any) -> None:
+    print(json.dumps(info), flush=True)
+
+
+def socketio_server(**options: Any) -> Any:
+    import eventlet
+    import eventlet.wsgi
+    import socketio
+
+    sio = socketio.Server(async_mode="eventlet", logger=False, engineio_logger=False, **options)
+
+    def serve() -> None:
+        listener = eventlet.listen(("127.0.0.1", 0))
+        ready(port=listener.getsockname()[1])
+        eventlet.wsgi.server(listener, socketio.WSGIApp(sio), log_output=False, debug=False)
+    return sio, serve
+
+
+def echo() -> None:
+    sio, serve = socketio_server()
+    sio.on("echo", lambda sid, data=None: data)
+    serve()
+
+
+def emit() -> None:
+    import eventlet
+    sio, serve = socketio_server()
+
+    def burst(sid: str, data: Any) -> int:
+        count = data["count"]
+        for i in range(count):
+            sio.emit("tick", i, to=sid)
+            if i % 100 == 99:
+                eventlet.sleep(0)
+        return count
+    sio.on("burst", burst)
+    serve()
+
+
+def upload() -> None:
+    sio, serve = socketio_server(max_http_buffer_size=200 * 1024 * 1024)
+    sio.on("update", lambda sid, data: {"status": "success", "size": len(data["data"])})
+    serve()
+
+
+def router(address: str) -> None:
+    import zmq
+    context = zmq.Context()
+    sock = context.socket(zmq.ROUTER)
+    sock.bind(address)
+    ready(address=address)
+    while True:
+        sock.send_multipart(sock.recv_multipart())
+
+
+def rep(address: str) -> None:
+    import yaml  # noqa: F401  (the executor needs it too: same start-up work)
+    import zmq
+    context = zmq.Context()
+    sock = context.socket(zmq.REP)
+    sock.bind(address)
+    sock.send(sock.recv())
+    sock.close(linger=1000)
+    context.term()
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    {"echo": echo, "emit": emit, "upload": upload, "router": router, "rep": rep}[command](*args)

@@ -1,0 +1,72 @@
+"""20,000 ``push_message`` events from user code to an AsyncClient, next to a bare server that
+emits them directly (yielding every 100 emits); rounds alternate."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Dict, List
+
+from tests.bench import clients
+from tests.bench.common import Child, Row, median, ms
+
+COUNT = 20000
+
+
+def _burst(url: str, event: str, data: Any) -> Dict[str, float]:
+    async def run() -> Dict[str, float]:
+        client = await clients.connect_async(url)
+        arrivals: List[float] = []
+        dropped: List[Any] = []
+        done = asyncio.Event()
+
+        def tick(value: Any) -> None:
+            arrivals.append(time.perf_counter())
+            if len(arrivals) == COUNT:
+                done.set()
+        client.on("tick", tick)
+        client.on("robotctl:push_dropped", dropped.append)
+        try:
+            start = time.perf_counter()
+            ack = await client.call(event, data, timeout=120)
+            if event == "process":
+                clients.check(ack, "burst")
+            try:
+                await asyncio.wait_for(done.wait(), 5)
+            except asyncio.TimeoutError:
+                pass
+            await asyncio.sleep(0.2)     # anything late or any drop report
+            received = len(arrivals)
+            last = arrivals[-1] if arrivals else float("nan")
+            return {"first": arrivals[0] - start if arrivals else float("nan"),
+                    "msgs_per_s": received / (last - start), "received": received,
+                    "dropped": COUNT - received, "drop_reports": len(dropped)}
+        finally:
+            await client.disconnect()
+            await asyncio.sleep(0.2)
+    return asyncio.run(run())
+
+
+def run(ctx: Any) -> List[Row]:
+    bare: List[Dict[str, float]] = []
+    ours: List[Dict[str, float]] = []
+    with Child("emit") as emit:
+        for _ in range(ctx.rounds):
+            bare.append(_burst(emit.url, "burst", {"count": COUNT}))
+            ours.append(_burst(ctx.url, "process", clients.process("burst", count=COUNT)))
+    rate = median([r["msgs_per_s"] for r in ours])
+    bare_rate = median([r["msgs_per_s"] for r in bare])
+    first = median([r["first"] for r in ours])
+    bare_first = median([r["first"] for r in bare])
+    drops = sum(r["dropped"] for r in ours)
+    return [
+        Row("push throughput (%d push_message → AsyncClient)" % COUNT,
+            "%.0f msgs/s; %d dropped in %d rounds" % (rate, drops, len(ours)),
+            "%.0f msgs/s (direct emit, yield every 100)" % bare_rate,
+            "%.2f× the bare emit" % (rate / bare_rate),
+            "≥ 0.9× msgs/s, zero drops", rate >= 0.9 * bare_rate and drops == 0,
+            {"robotctl": ours, "bare": bare}),
+        Row("push: time to the first event",
+            ms(first), ms(bare_first), "%.2f× the bare emit" % (first / bare_first),
+            "≤ 2× the bare server's", first <= 2 * bare_first,
+            {"robotctl": [r["first"] for r in ours], "bare": [r["first"] for r in bare]}),
+    ]
