@@ -109,7 +109,7 @@ def reseed_default(service: "ExecutorService", request: messages.Request) -> Res
     """The default project changed on disk: if it is what runs, re-seed and restart."""
     if service.store.current_info().origin != "default":
         return ok("the current project is an upload; the default project change was not applied",
-                  {"applied": False})
+                  {"applied": False, "restarting": False})
     info = service.store.reseed_from_default()
     service.request_exit("reload")
     return ok("re-seeded the current project from the default; restarting", dict(

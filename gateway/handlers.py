@@ -141,21 +141,36 @@ class Handlers:
             return controller
         return self.sessions.observers.get(sid)
 
+    def peer_request(self, peer: bytes, request: Any) -> None:
+        """A local service (robotctl-watch) asks for a command over the IPC socket."""
+        if request.command != "reseed_default":
+            ack = protocol.error("command %r is not available to local peers" % request.command)
+        else:
+            ack = self._restarting_request("reseed_default")
+        self.link.reply_to_peer(peer, request.id, ack)
+
     # -- events -------------------------------------------------------------------------
 
     def update(self, sid: str, payload: Any = None) -> Ack:
         return self._install(protocol.parse_update(payload))
 
     def _install(self, zip_bytes: bytes) -> Ack:
+        ack = self._restarting_request("update", zip_bytes)
+        if ack["status"] == protocol.SUCCESS:
+            ack["message"] = "Project updated and the executor restarted"
+        return ack
+
+    def _restarting_request(self, command: str, blob: Optional[bytes] = None) -> Ack:
+        """Send a command after which the executor restarts; answer once the new one is up."""
         old = self.link.instance
-        ack = self.link.request("update", {}, blob=zip_bytes, timeout=self.call_timeout)
-        if ack["status"] != protocol.SUCCESS:
+        ack = self.link.request(command, {}, blob=blob, timeout=self.call_timeout)
+        if ack["status"] != protocol.SUCCESS or not (ack["data"] or {}).get("restarting", True):
             return ack
         timeout = self.config.gateway.executor_start_timeout
         if old is None or not self.link.wait_for_new_executor(old, timeout):
-            return protocol.error("the project was installed, but the executor did not come "
-                                  "back within %g s" % timeout, ack["data"])
-        return protocol.success("Project updated and the executor restarted", ack["data"])
+            return protocol.error("done, but the executor did not come back within %g s"
+                                  % timeout, ack["data"])
+        return ack
 
     def start(self, sid: str, payload: Any = None) -> Ack:
         protocol.get_payload(payload)

@@ -40,6 +40,7 @@ class Gateway:
         self.handlers.on_clients_changed = self.update_status
         self.link.on_executor_change = self._executor_changed
         self.link.on_push = self.relay.broadcast
+        self.link.on_peer_request = self.handlers.peer_request
 
     def _executor_changed(self) -> None:
         self.update_status()
@@ -54,7 +55,8 @@ class Gateway:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
         host, port = listener.getsockname()[:2]
-        log.info("robotctl gateway %s listening on http://%s:%d", shared.__version__, host, port)
+        log.info("robotctl gateway %s (pid %d) listening on http://%s:%d", shared.__version__,
+                 os.getpid(), host, port)
         self.notifier.ready(self._status_line())
         eventlet.wsgi.server(listener, self.app, log_output=False, debug=False)
 

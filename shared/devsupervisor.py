@@ -1,7 +1,8 @@
 """``make run``: the development stand-in for systemd.
 
-Starts the gateway and the executor as child processes, restarts the executor whenever it
-exits (after every update, as systemd does in production), and stops both on Ctrl+C. It
+Starts the gateway and the executor as child processes, restarts either whenever it exits
+(the executor exits after every update, as under systemd in production), records how the
+executor stopped as systemd's ExecStopPost= hook does, and stops both on Ctrl+C. It
 waits for signals with sigwaitinfo, so it uses no CPU while nothing happens.
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ WATCHED = {signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 CRASH_WINDOW = 10.0
 CRASH_BURST = 5
 BANNER_WIDTH = 60
+# The three services of robotctl.target, by module.
+CHILDREN = ("gateway", "executor", "executor.default_watch")
 
 
 class Supervisor:
@@ -49,8 +52,8 @@ class Supervisor:
 
     def run(self) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
-        self.spawn("gateway")
-        self.spawn("executor")
+        for name in CHILDREN:
+            self.spawn(name)
         self.banner()
         try:
             while True:
@@ -63,21 +66,22 @@ class Supervisor:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
 
     def reap(self) -> bool:
-        """Restart an exited executor; True if the gateway died (then everything stops)."""
+        """Restart whichever child exited, as systemd would; True if one cannot run at all
+        (a configuration error, exit status 78), which stops everything."""
         for name, child in list(self.children.items()):
             status = child.poll()
             if status is None:
                 continue
-            if name == "gateway":
-                print("robotctl: the gateway exited with status %s" % status, file=sys.stderr)
-                return True
             if status == 78:
-                print("robotctl: the executor has a configuration error", file=sys.stderr)
+                print("robotctl: the %s has a configuration error" % name, file=sys.stderr)
                 return True
-            self.record_stop(status)
+            if name == "executor":
+                self.record_stop(status)
+            print("robotctl: the %s exited (%s); restarting it" % (name, _describe(status)),
+                  file=sys.stderr)
             if status != 0:
                 self.backoff()
-            self.spawn("executor")
+            self.spawn(name)
         return False
 
     def record_stop(self, status: int) -> None:
@@ -132,6 +136,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 78
     run_dir = os.path.dirname(config.ipc.command_socket[len("ipc://"):])
     return Supervisor(path, config.gateway.port, run_dir).run()
+
+
+def _describe(status: int) -> str:
+    return "signal %s" % signal.Signals(-status).name if status < 0 else "status %d" % status
 
 
 def _remove(path: str) -> None:

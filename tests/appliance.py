@@ -126,12 +126,17 @@ class Appliance:
         wait_for(lambda: self.count(pattern) >= count, timeout, "log %r x%d" % (pattern, count))
 
     def wait_executors(self, count: int, timeout: float = DEADLINE) -> None:
-        """Wait until the gateway has seen ``count`` executors start in total."""
-        self.wait_log(r"executor \w+ is up", count, timeout)
+        """Wait until ``count`` executors have started in total (and the first is known to
+        the gateway, so the appliance serves)."""
+        self.wait_log(r"executor \w+ ready \(pid", count, timeout)
+        self.wait_log(r"executor \w+ is up", 1, timeout)
 
     def executor_pid(self) -> int:
-        pids = re.findall(r"executor \w+ is up \(pid (\d+)\)", self.log)
+        pids = re.findall(r"executor \w+ ready \(pid (\d+)\)", self.log)
         return int(pids[-1])
+
+    def gateway_pid(self) -> int:
+        return int(re.findall(r"robotctl gateway \S+ \(pid (\d+)\) listening", self.log)[-1])
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

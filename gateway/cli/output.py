@@ -1,12 +1,15 @@
 """Printing: human-readable text by default, one JSON document per line with ``--json``.
 
 Results and events go to stdout, flushed per line so that pipes see them live; notes,
-progress and errors go to stderr.
+progress and errors go to stderr. python-socketio calls each event handler in a thread of
+its own, so every line is written whole under a lock, and events a few milliseconds apart
+may print out of order.
 """
 from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any, Callable, Optional, TextIO
 
@@ -25,6 +28,7 @@ class Output:
         self.json = json_mode
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        self._lock = threading.Lock()
 
     def result(self, data: Any, human: Callable[[Any], str]) -> None:
         """One result: ``data`` as a JSON line, or ``human(data)`` as text."""
@@ -43,17 +47,22 @@ class Output:
 
     def note(self, message: str) -> None:
         """Information for a person, never part of the machine-readable output."""
-        print("robotctl: %s" % message, file=self.stderr, flush=True)
+        self._write(self.stderr, "robotctl: %s" % message)
 
     def error(self, error: CliError) -> None:
         if self.json:
             document = {"error": error.message, "exit_code": error.exit_code, "data": error.data}
-            print(dumps(document), file=self.stderr, flush=True)
+            self._write(self.stderr, dumps(document))
         else:
-            print("robotctl: error: %s" % error.message, file=self.stderr, flush=True)
+            self._write(self.stderr, "robotctl: error: %s" % error.message)
 
     def _print(self, text: str) -> None:
-        print(text, file=self.stdout, flush=True)
+        self._write(self.stdout, text)
+
+    def _write(self, stream: TextIO, line: str) -> None:
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
 
 
 def clock(timestamp: float) -> str:

@@ -164,6 +164,7 @@
         return;
       }
       described = ack.data;
+      if (ack.data && ack.data.project) RC.setProject(ack.data.project);   // e.g. loaded after a start
       renderDescribe(ack.data);
     }).catch((err) => {
       if (seq === describeSeq) $('describe-status').textContent = 'describe failed: ' + err.message;

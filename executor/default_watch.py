@@ -1,0 +1,160 @@
+"""``python3 -m executor.default_watch``: the robotctl-watch service.
+
+Watches ``projects/default`` (with the watchdog library). When it changes on disk — an
+operator edits it, or a package upgrade ships a new one — and a burst of file events has
+settled, it checks that ``main.py`` compiles and then asks the executor, through the gateway's
+command socket, to re-seed ``current`` from it and restart. The executor only does so when
+the running project came from the default (an upload is never replaced), so the decision
+rests on the recorded origin, not a guess. Every outcome is logged to the journal.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import queue
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import zmq
+
+from shared import config as config_module
+from shared import logsetup, messages, sockets
+from shared.systemd_notify import Notifier
+
+log = logging.getLogger("executor.default_watch")
+
+DEBOUNCE = 1.0          # seconds of quiet after the last file event before acting
+REPLY_TIMEOUT = 60.0    # the executor restarts in between; give it time
+
+
+def tree_hash(root: Path) -> str:
+    """A hash of the files under ``root`` (names and contents), ignoring bytecode caches."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def compile_error(main: Path) -> Optional[str]:
+    """None if ``main`` compiles, else why not (with the line)."""
+    try:
+        compile(main.read_bytes(), str(main), "exec")
+        return None
+    except SyntaxError as e:
+        return "%s: %s (line %s)" % (type(e).__name__, e.msg, e.lineno)
+    except (OSError, ValueError) as e:
+        return "%s: %s" % (type(e).__name__, e)
+
+
+class DefaultWatch:
+    def __init__(self, config: Any):
+        self.default_dir = Path(config.executor.projects_dir) / "default"
+        self.changes: "queue.Queue[str]" = queue.Queue()
+        self.notifier = Notifier()
+        self._context = zmq.Context()
+        self._socket = sockets.open_socket(self._context, "watch.command", config.ipc)
+        self._applied = self._hash()
+        self._rejected: Optional[str] = None
+        self._next_id = 1
+
+    def _hash(self) -> Optional[str]:
+        return tree_hash(self.default_dir) if self.default_dir.is_dir() else None
+
+    def start_observer(self) -> Any:
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        changes, prefix = self.changes, str(self.default_dir)
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                if "__pycache__" not in event.src_path:
+                    changes.put(event.src_path)
+
+        self.default_dir.parent.mkdir(parents=True, exist_ok=True)
+        observer = Observer()
+        # Watch the parent: default/ may be replaced as a whole (a package upgrade).
+        observer.schedule(Handler(), str(self.default_dir.parent), recursive=True)
+        observer.start()
+        self._prefix = prefix
+        return observer
+
+    def run(self) -> None:
+        self.notifier.ready("watching %s" % self.default_dir)
+        log.info("watching %s for changes", self.default_dir)
+        settle_at: Optional[float] = None
+        while True:
+            timeout = _min(self.notifier.seconds_to_next_ping(),
+                           None if settle_at is None else max(0.0, settle_at - time.monotonic()))
+            try:
+                path = self.changes.get(timeout=timeout)
+                if path.startswith(self._prefix):
+                    settle_at = time.monotonic() + DEBOUNCE
+            except queue.Empty:
+                pass
+            self.notifier.watchdog()
+            if settle_at is not None and time.monotonic() >= settle_at:
+                settle_at = None
+                self.apply()
+
+    def apply(self) -> None:
+        current = self._hash()
+        if current is None or current in (self._applied, self._rejected):
+            return
+        problem = compile_error(self.default_dir / "main.py")
+        if problem is not None:
+            self._rejected = current
+            log.error("the default project changed but main.py does not compile (%s); "
+                      "not applied", problem)
+            return
+        self._applied = current
+        log.info("the default project changed (%s); asking the executor to reload it", current[:12])
+        self.notifier.status("applying a changed default project")
+        log.info("executor: %s", self.request("reseed_default"))
+        self.notifier.status("watching %s" % self.default_dir)
+
+    def request(self, command: str) -> str:
+        request = messages.Request(self._next_id, command, {})
+        self._next_id += 1
+        self._socket.send_multipart(request.to_frames())
+        if not self._socket.poll(REPLY_TIMEOUT * 1000):
+            return "no answer within %g s (is robotctl-gateway running?)" % REPLY_TIMEOUT
+        reply = messages.decode(self._socket.recv_multipart())
+        return getattr(reply, "message", "unexpected answer %r" % (reply,))
+
+
+def _min(*values: Optional[float]) -> Optional[float]:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m executor.default_watch", description=__doc__)
+    config_module.add_arguments(parser)
+    args = parser.parse_args()
+    logsetup.setup("watch")
+    try:
+        config = config_module.load(config_module.path_from_args(args))
+    except config_module.ConfigError as e:
+        log.critical("configuration error: %s", e)
+        return 78
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    watch = DefaultWatch(config)
+    observer = watch.start_observer()
+    try:
+        watch.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    observer.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
