@@ -29,10 +29,13 @@ class Result:
     status: str
     message: str
     data: Any = None
+    # Runs once the reply is on its way (e.g. the exit after an update, which must not
+    # close the sockets before the reply is sent).
+    after_reply: Optional[Callable[[], None]] = None
 
 
-def ok(message: str, data: Any = None) -> Result:
-    return Result(protocol.SUCCESS, message, data)
+def ok(message: str, data: Any = None, after_reply: Optional[Callable[[], None]] = None) -> Result:
+    return Result(protocol.SUCCESS, message, data, after_reply)
 
 
 def failed(message: str, data: Any = None) -> Result:
@@ -78,6 +81,8 @@ class CallTracker:
                 return
             call.done = True
         self._channel.reply(call.request_id, result.status, result.message, result.data)
+        if result.after_reply is not None:
+            result.after_reply()
 
     def expire(self) -> Optional[float]:
         """Answer calls whose time is up; return the seconds until the next deadline, if any."""

@@ -15,6 +15,7 @@ from executor.calls import Result, failed, ok
 from executor.python_runtime import CallError, LoadError
 from executor.zip_archive import ArchiveError, ArchiveLimits
 from executor.project_store import StoreError
+from executor.release_manifest import hash_files, project_hash
 from shared import messages
 
 if TYPE_CHECKING:
@@ -88,8 +89,8 @@ def update(service: "ExecutorService", request: messages.Request) -> Result:
     except (ArchiveError, StoreError) as e:
         return failed("update rejected: %s" % e)
     log.info("installed uploaded project %s (%s); restarting to load it", info.name, info.sha256[:12])
-    service.request_exit("update")
-    return ok("Project updated; the executor restarts to load it", info.to_dict())
+    return ok("Project updated; the executor restarts to load it", info.to_dict(),
+              after_reply=lambda: service.request_exit("update"))
 
 
 def client_left(service: "ExecutorService", request: messages.Request) -> Result:
@@ -107,13 +108,16 @@ def status(service: "ExecutorService", request: messages.Request) -> Result:
 
 def reseed_default(service: "ExecutorService", request: messages.Request) -> Result:
     """The default project changed on disk: if it is what runs, re-seed and restart."""
-    if service.store.current_info().origin != "default":
+    current = service.store.current_info()
+    if current.origin != "default":
         return ok("the current project is an upload; the default project change was not applied",
                   {"applied": False, "restarting": False})
+    if project_hash(hash_files(service.store.default_dir)) == current.sha256:
+        return ok("the current project already is the default project",
+                  {"applied": False, "restarting": False})
     info = service.store.reseed_from_default()
-    service.request_exit("reload")
-    return ok("re-seeded the current project from the default; restarting", dict(
-        info.to_dict(), applied=True))
+    return ok("re-seeded the current project from the default; restarting",
+              dict(info.to_dict(), applied=True), after_reply=lambda: service.request_exit("reload"))
 
 
 COMMANDS: Dict[str, Command] = {

@@ -107,6 +107,11 @@ class DefaultWatch:
         current = self._hash()
         if current is None or current in (self._applied, self._rejected):
             return
+        if self._applied is None:
+            # default/ just appeared: the executor installed it at its first start and
+            # seeded current from it already.
+            self._applied = current
+            return
         problem = compile_error(self.default_dir / "main.py")
         if problem is not None:
             self._rejected = current

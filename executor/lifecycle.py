@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from executor.project_store import ProjectInfo, ProjectStore
+from executor.project_store import ProjectInfo, ProjectStore, StoreError
 from executor.restart_history import RestartHistory, restart
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,12 @@ class Lifecycle:
         if remaining > 0:
             return remaining
         self._good_at = None
-        info = self.store.mark_good()
+        try:
+            info = self.store.mark_good()
+        except StoreError as e:
+            log.warning("the project ran %g s without a crash, but cannot become the last "
+                        "good project: %s", self.config.good_after, e)
+            return None
         self.history.forget_crashes()
         log.info("project %s ran %g s without a crash; it is now the last good project",
                  info.name, self.config.good_after)

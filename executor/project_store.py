@@ -62,6 +62,10 @@ class ProjectStore:
     def current_dir(self) -> Path:
         return self._root / "current"
 
+    @property
+    def default_dir(self) -> Path:
+        return self._default_dir
+
     # --- public operations -----------------------------------------------------------
 
     def prepare(self) -> ProjectInfo:

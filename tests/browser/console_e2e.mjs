@@ -209,6 +209,15 @@ try {
     if (r.status !== 'success' || !/\n1$/.test(r.text)) throw new Error('add(1) from B: ' + r.text);
     await screenshot(a, 'taken-over');
   });
+
+  await step('role toggle: B steps down to observer, A requests control and gets it', async () => {
+    await b.click('#role-toggle');
+    await b.waitForSelector('#conn-state[data-state="observer"]');
+    await a.click('#role-toggle');
+    await a.waitForSelector('#conn-state[data-state="controller"]');
+    await a.waitForSelector('#upload-button:not([disabled]), #start-button:not([disabled])');
+    if (!await isDisabled(b, '#start-button')) throw new Error('B still has control widgets');
+  });
 } catch (e) {
   failed = true;
   console.log(`not ok - ${current}: ${e && e.message ? e.message.split('\n').slice(0, 6).join('\n# ') : e}`);

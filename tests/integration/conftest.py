@@ -13,7 +13,13 @@ from tests.appliance import FIXTURES, Appliance, b64, zip_dir
 @pytest.fixture
 def appliance(tmp_path, request) -> Iterator[Appliance]:
     marker = request.node.get_closest_marker("config")
-    overrides = marker.kwargs if marker else {}
+    overrides = dict(marker.kwargs) if marker else {}
+    # config(token="…"): that token in tmp_path/token, named by gateway.auth_token_file.
+    token = overrides.pop("token", None)
+    if token is not None:
+        (tmp_path / "token").write_text(token + "\n")
+        overrides["gateway"] = dict(overrides.get("gateway", {}),
+                                    auth_token_file=str(tmp_path / "token"))
     app = Appliance(tmp_path, **overrides).start()
     yield app
     app.stop()
@@ -21,11 +27,14 @@ def appliance(tmp_path, request) -> Iterator[Appliance]:
 
 @pytest.fixture
 def connect(appliance) -> Iterator:
-    """connect(**kwargs) -> a connected python-socketio Client; all are closed at the end."""
+    """connect(events=(), **kwargs) -> a connected python-socketio Client; all are closed at the
+    end. ``client.received[name]`` lists the ``events`` it got (see ``record``)."""
     clients: List[socketio.Client] = []
 
-    def make(**kwargs) -> socketio.Client:
+    def make(events=(), **kwargs) -> socketio.Client:
         client = socketio.Client(reconnection=False)
+        # Recorded from before the connection, so not even the first event is missed.
+        client.received = {name: record(client, name) for name in events}
         client.connect(appliance.url, transports=["websocket"], **kwargs)
         clients.append(client)
         return client
