@@ -4,8 +4,9 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEBIAN_PY := /usr/bin/python3
+CONSOLE_JS := gateway/console/vendor/socket.io.min.js
 
-.PHONY: run test test-unit test-integration test-debian test-system vermin deb bench soak console clean
+.PHONY: run test test-unit test-integration test-browser test-debian test-system vermin deb bench soak console clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +17,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 ## run: start gateway, executor and the dev supervisor in the foreground (Ctrl+C stops all)
-run: $(STAMP)
+run: $(STAMP) $(CONSOLE_JS)
 	$(VPY) -m shared.devsupervisor $(if $(ROBOTCTL_CONFIG),--config $(ROBOTCTL_CONFIG),--dev)
 
 ## test: every tier that this machine can run
-test: vermin test-unit test-integration test-debian test-system
+test: vermin test-unit test-integration test-browser test-debian test-system
 
 vermin: $(STAMP)
 	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --backport dataclasses --exclude-regex 'syntax_error/main\.py$$' --exclude-regex 'node_modules' gateway executor shared tests
@@ -31,6 +32,10 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(VPY) -m pytest -q tests/integration
 
+## test-browser: the web console in headless Chromium
+test-browser: $(STAMP) $(CONSOLE_JS)
+	$(VPY) -m pytest -q tests/browser
+
 ## test-debian: the integration suite on Debian bookworm's python3-* packages
 test-debian:
 	$(DEBIAN_PY) tests/debian_tier.py
@@ -39,7 +44,7 @@ test-debian:
 test-system: $(STAMP)
 	$(VPY) -m pytest -q tests/system
 
-deb:
+deb: $(CONSOLE_JS)
 	@# Build from a temporary copy of the tracked (and new, unignored) files, so the
 	@# build never writes into the checkout; the artefacts land in dist/.
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir "$$tmp/src"; \
@@ -50,7 +55,9 @@ deb:
 	lintian --fail-on error,warning dist/robotctl_$$(dpkg-parsechangelog -S Version)_all.deb
 
 ## console: the web console's vendored Socket.IO client (npm ci from the committed lock file)
-console:
+console: $(CONSOLE_JS)
+
+$(CONSOLE_JS): gateway/console/package-lock.json
 	cd gateway/console && npm ci --no-audit --no-fund && mkdir -p vendor && cp node_modules/socket.io-client/dist/socket.io.min.js vendor/
 
 clean:

@@ -7,8 +7,9 @@ becomes an error reply with the exception's type, text and the user's line.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from executor import stop_hooks
 from executor.calls import Result, failed, ok
@@ -85,12 +86,22 @@ def update(service: "ExecutorService", request: messages.Request) -> Result:
     limits = ArchiveLimits(service.config.executor.max_project_size,
                            service.config.executor.max_project_files)
     try:
-        info = service.store.install_upload(request.blob, limits)
+        info = service.store.install_upload(request.blob, limits, _upload_name(request.args))
     except (ArchiveError, StoreError) as e:
         return failed("update rejected: %s" % e)
     log.info("installed uploaded project %s (%s); restarting to load it", info.name, info.sha256[:12])
     return ok("Project updated; the executor restarts to load it", info.to_dict(),
               after_reply=lambda: service.request_exit("update"))
+
+
+def _upload_name(args: Dict[str, Any]) -> Optional[str]:
+    """The uploaded file's name without .zip, if the client gave a sensible one."""
+    name = args.get("name")
+    if not isinstance(name, str):
+        return None
+    name = os.path.basename(name)
+    name = name[:-4] if name.lower().endswith(".zip") else name
+    return name[:64] if name and not name.startswith(".") else None
 
 
 def client_left(service: "ExecutorService", request: messages.Request) -> Result:

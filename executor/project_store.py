@@ -30,6 +30,7 @@ from typing import Iterator, Optional
 from executor.release_manifest import (
     ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
     fsync_path, hash_files, read_info, verify_release, write_manifest)
+from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME
 from executor.zip_archive import ArchiveError, ArchiveLimits, extract_project
 
 log = logging.getLogger(__name__)
@@ -86,19 +87,23 @@ class ProjectStore:
             self._prune_releases()
         return self.current_info()
 
-    def install_upload(self, zip_bytes: bytes, limits: ArchiveLimits) -> ProjectInfo:
+    def install_upload(self, zip_bytes: bytes, limits: ArchiveLimits,
+                       name: Optional[str] = None) -> ProjectInfo:
         """Extract into staging with zip_archive.extract_project, write the manifest, move the
         directory into releases/, then flip `current`. Raises ArchiveError/StoreError; on any
-        failure `current` and its files are untouched and staging is cleaned."""
+        failure `current` and its files are untouched and staging is cleaned. The project is
+        named after the archive's top folder, else ``name`` (the uploaded file's name)."""
         with self._lock, _os_errors_reported("installing the project"):
             staged = self._new_staging_path("upload")
             try:
-                name = extract_project(zip_bytes, staged, limits)
-                release = self._publish(staged, ORIGIN_UPLOAD, name)
+                found = extract_project(zip_bytes, staged, limits)
+                if found == DEFAULT_UPLOAD_NAME and name:
+                    found = name
+                release = self._publish(staged, ORIGIN_UPLOAD, found)
             finally:
                 _remove_path(staged)  # a no-op once _publish has moved it
             self._activate(release, remember_previous=True)
-        log.info("installed uploaded project %r as %s", name, release.name)
+        log.info("installed uploaded project %r as %s", found, release.name)
         return _read_info(release)
 
     def reseed_from_default(self) -> ProjectInfo:

@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from shared import protocol
 from shared.protocol import ProtocolError
@@ -69,8 +69,8 @@ class ChunkedUploads:
         upload.data += data
         return protocol.success("chunk received", {"received": upload.received})
 
-    def commit(self) -> bytes:
-        """The verified bytes of the finished upload (the upload is then forgotten)."""
+    def commit(self) -> Tuple[bytes, str]:
+        """The verified bytes and name of the finished upload (which is then forgotten)."""
         upload = self._require()
         if upload.received != upload.size:
             raise ProtocolError("only %d of %d bytes were received" % (upload.received, upload.size))
@@ -78,7 +78,7 @@ class ChunkedUploads:
         digest = hashlib.sha256(upload.data).hexdigest()
         if digest != upload.sha256:
             raise ProtocolError("sha256 mismatch: the received bytes hash to %s" % digest)
-        return bytes(upload.data)
+        return bytes(upload.data), upload.name
 
     def _require(self) -> Upload:
         if self._upload is None:

@@ -39,6 +39,7 @@ class ExecutorLink:
         self._pending: Dict[int, Tuple[str, Event]] = {}
         self.instance: Optional[bytes] = None
         self.hello: Optional[messages.Hello] = None     # what the current executor said
+        self.project: Optional[Dict[str, Any]] = None   # its project, kept up to date
         self._arrived = Event()            # fired on each Hello of a new executor
         self.on_push: PushHandler = lambda event, data: None
         self.on_executor_change: Callable[[], None] = lambda: None
@@ -121,6 +122,7 @@ class ExecutorLink:
         if peer == self.instance:
             return      # the same executor reconnecting after a gateway restart
         previous, self.instance, self.hello = self.instance, peer, hello
+        self.project = dict(hello.project)
         log.info("executor %s is up (pid %d)", hello.instance, hello.pid)
         if previous is not None:
             self._fail_pending(previous.decode(), "the executor restarted during the call")
@@ -176,7 +178,7 @@ class ExecutorLink:
     def _lost(self, instance: bytes) -> None:
         if self.instance == instance:
             log.warning("executor %s is gone; it will be restarted", instance.decode())
-            self.instance = self.hello = None
+            self.instance = self.hello = self.project = None
             self.on_executor_change()
         self._fail_pending(instance.decode(), "the executor exited during the call; "
                            "it is being restarted")

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # executor answers at the limit itself, this only guards against a wedged executor.
 REPLY_MARGIN = 5.0
 Ack = Dict[str, Any]
+PROJECT_KEYS = ("name", "origin", "sha256", "path", "type", "loaded")
 
 
 def acked(handler: Callable[..., Ack]) -> Callable[..., Ack]:
@@ -122,7 +123,7 @@ class Handlers:
         return {
             "version": shared.__version__,
             "executor_instance": hello.instance if hello else None,
-            "project": hello.project if hello else None,
+            "project": self.link.project,
             "last_restart": hello.last_restart if hello else None,
             "role": client.role if client else None,
             "auth_required": self.sessions.auth_required,
@@ -146,7 +147,7 @@ class Handlers:
         if request.command != "reseed_default":
             ack = protocol.error("command %r is not available to local peers" % request.command)
         else:
-            ack = self._restarting_request("reseed_default")
+            ack = self._restarting_request("reseed_default", {})
         self.link.reply_to_peer(peer, request.id, ack)
 
     # -- events -------------------------------------------------------------------------
@@ -154,16 +155,17 @@ class Handlers:
     def update(self, sid: str, payload: Any = None) -> Ack:
         return self._install(protocol.parse_update(payload))
 
-    def _install(self, zip_bytes: bytes) -> Ack:
-        ack = self._restarting_request("update", zip_bytes)
+    def _install(self, zip_bytes: bytes, name: Optional[str] = None) -> Ack:
+        ack = self._restarting_request("update", {"name": name}, zip_bytes)
         if ack["status"] == protocol.SUCCESS:
             ack["message"] = "Project updated and the executor restarted"
         return ack
 
-    def _restarting_request(self, command: str, blob: Optional[bytes] = None) -> Ack:
+    def _restarting_request(self, command: str, args: Dict[str, Any],
+                            blob: Optional[bytes] = None) -> Ack:
         """Send a command after which the executor restarts; answer once the new one is up."""
         old = self.link.instance
-        ack = self.link.request(command, {}, blob=blob, timeout=self.call_timeout)
+        ack = self.link.request(command, args, blob=blob, timeout=self.call_timeout)
         if ack["status"] != protocol.SUCCESS or not (ack["data"] or {}).get("restarting", True):
             return ack
         timeout = self.config.gateway.executor_start_timeout
@@ -174,7 +176,11 @@ class Handlers:
 
     def start(self, sid: str, payload: Any = None) -> Ack:
         protocol.get_payload(payload)
-        return self.link.request("start", {}, timeout=self.call_timeout)
+        ack = self.link.request("start", {}, timeout=self.call_timeout)
+        if ack["status"] == protocol.SUCCESS and ack["message"] == "Project started":
+            self.link.project = {k: ack["data"].get(k) for k in PROJECT_KEYS}
+            self.announce_executor()     # observers learn that the project is loaded
+        return ack
 
     def process(self, sid: str, payload: Any = None) -> Ack:
         obj, method, args = protocol.parse_process(payload)
@@ -209,7 +215,7 @@ class Handlers:
         return self.uploads.chunk(payload)
 
     def upload_commit(self, sid: str, payload: Any = None) -> Ack:
-        return self._install(self.uploads.commit())
+        return self._install(*self.uploads.commit())
 
     def unknown(self, event: str, sid: str, *payload: Any) -> Ack:
         return protocol.error("unknown event %r; the events are: %s"

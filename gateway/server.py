@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import eventlet
 import eventlet.wsgi
@@ -23,6 +23,18 @@ from shared.systemd_notify import Notifier
 log = logging.getLogger(__name__)
 
 
+CONSOLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "console")
+
+
+def console_files() -> Dict[str, Any]:
+    """The web console: index.html at /, its scripts and styles under /console/."""
+    return {
+        "/": {"filename": os.path.join(CONSOLE_DIR, "index.html"),
+              "content_type": "text/html; charset=utf-8"},
+        "/console/": CONSOLE_DIR + "/",
+    }
+
+
 class Gateway:
     def __init__(self, config: Config):
         self.config = config
@@ -33,7 +45,7 @@ class Gateway:
             async_mode="eventlet", max_http_buffer_size=gw.max_message_size,
             cors_allowed_origins=gw.cors_allowed_origins, ping_interval=gw.ping_interval,
             ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
-        self.app = socketio.WSGIApp(self.sio)
+        self.app = socketio.WSGIApp(self.sio, static_files=console_files())
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
         self.relay = PushRelay(self.sio, gw.push_queue_size)
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)

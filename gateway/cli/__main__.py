@@ -7,7 +7,7 @@ import sys
 from typing import List, Optional
 
 from gateway.cli import commands
-from gateway.cli.errors import EPILOG, INTERRUPTED, USAGE, CliError
+from gateway.cli.errors import EPILOG, INTERRUPTED, CliError
 from gateway.cli.output import Output
 from gateway.cli.settings import DEFAULT_URL, resolve
 
@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
-    add("status", commands.status, "the appliance's units, versions, uptimes, project and controller")
+    add("status", commands.status,
+        "the appliance's units, versions, uptimes, project and controller")
     deploy = add("deploy", commands.deploy, "upload a project folder or .zip, then start it")
     deploy.add_argument("path", metavar="PATH", help="a project folder or a .zip file")
     call = add("call", commands.call, "call a method of the project and print what it returns")

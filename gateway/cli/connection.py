@@ -7,6 +7,7 @@ here too, so that a connection lost mid-request fails at once instead of after t
 """
 from __future__ import annotations
 
+import importlib.util
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
@@ -89,7 +90,7 @@ class Connection:
         self.close()
 
     def listen(self, listener: Listener) -> None:
-        """Call ``listener(name, data)`` for every event the appliance pushes (register before open)."""
+        """Call ``listener(name, data)`` for every pushed event; register before ``open``."""
         self._listeners.append(listener)
 
     # -- requests -----------------------------------------------------------------------
@@ -183,15 +184,12 @@ def _token_hint(settings: Settings) -> str:
     if settings.token_problem:
         return settings.token_problem
     if settings.token is None:
-        return "give the robot's token with --token or $ROBOTCTL_TOKEN (`sudo robotctl token` on the robot prints it)"
+        return ("give the robot's token with --token or $ROBOTCTL_TOKEN "
+                "(`sudo robotctl token` on the robot prints it)")
     return "the token given is not the robot's (`sudo robotctl token` on the robot prints it)"
 
 
 def _transports() -> Optional[List[str]]:
     # WebSocket straight away when websocket-client is there (python3-websocket on Debian):
     # no polling round trips, and a 1 MiB upload chunk is one frame. Else long-polling.
-    try:
-        import websocket  # noqa: F401
-    except ImportError:
-        return None
-    return ["websocket"]
+    return ["websocket"] if importlib.util.find_spec("websocket") else None

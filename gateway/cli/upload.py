@@ -90,7 +90,7 @@ def reopen(connect: Connect, patience: float) -> Connection:
 
 def _begin_reply(data: Any) -> Tuple[int, int]:
     if not isinstance(data, dict) or not isinstance(data.get("offset"), int):
-        raise CliError(APP_ERROR, "upload_begin answered %r, expected {offset, chunk_size}" % (data,))
+        raise CliError(APP_ERROR, "upload_begin answered %r, not {offset, chunk_size}" % (data,))
     chunk_size = data.get("chunk_size")
     if not isinstance(chunk_size, int) or chunk_size <= 0:
         chunk_size = protocol.CHUNK_SIZE

@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import subprocess
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -68,8 +69,12 @@ def project_zip(path: Path) -> Path:
 
 
 def fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read().decode("utf-8", "replace")
+    """The body at ``url``, or "HTTP <code>" when the gateway answers with an error."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return "HTTP %d" % e.code
 
 
 def check_png(path: Path) -> None:
@@ -84,7 +89,7 @@ def test_console_end_to_end(console_built, appliance, tmp_path):
     assert "robotctl console" in page, (
         "the gateway does not serve gateway/console/index.html at /; got:\n" + page[:300])
     assert "Socket.IO v4" in fetch(appliance.url + "/console/vendor/socket.io.min.js")[:200], (
-        "the gateway does not serve /console/vendor/socket.io.min.js")
+        "the gateway does not serve gateway/console/ under /console/ (static_files)")
 
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):

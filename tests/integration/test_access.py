@@ -94,7 +94,7 @@ def test_observers_watch_but_cannot_act(connect, appliance):
     wait_for(lambda: observer.received[INFO], 10, "server_info on the observer")
     info = observer.received[INFO][0]
     assert info["role"] == "observer" and info["controller"] is not None
-    assert info["project"]["name"] == "testbot"
+    assert info["project"]["origin"] == "upload"
 
     assert call(controller, "bot", "burst", {"count": 5})["data"] == 5
     wait_for(lambda: len(observer.received["tick"]) == 5, 10, "pushes on the observer")

@@ -186,6 +186,9 @@ def _stored_zip(files):
 
 
 SENT = 50000
+# A long event name makes the 50,000 events ~13 MB on the wire: far more than the kernel's
+# socket buffers (~4 MB on loopback) absorb, so the gateway really holds a backlog.
+TICK = "tick-" + "x" * 250
 
 
 @pytest.mark.config(gateway={"push_queue_size": 1000, "ping_interval": 30, "ping_timeout": 90})
@@ -195,7 +198,7 @@ def test_slow_client_memory_stays_bounded_and_drops_are_reported(client, applian
     assert upload(client, "testbot")["status"] == "success"
     assert client.call("start", {}, timeout=60)["status"] == "success"
     last = []
-    client.on("tick", lambda data: last.append(data["i"]) if data["i"] == SENT - 1 else None)
+    client.on(TICK, lambda data: last.append(data["i"]) if data["i"] == SENT - 1 else None)
     slow = RawSocketIO("127.0.0.1", appliance.port, auth={"role": "observer"})
     gateway = appliance.gateway_pid()
     baseline = vm_rss(gateway)
@@ -209,7 +212,7 @@ def test_slow_client_memory_stays_bounded_and_drops_are_reported(client, applian
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        reply = call(client, "bot", "burst", [SENT], timeout=120)
+        reply = call(client, "bot", "burst", [SENT, TICK], timeout=120)
         assert reply["status"] == "success", reply
         wait_for(lambda: last, 120, "the fast client to receive the last tick")
     finally:
@@ -221,7 +224,7 @@ def test_slow_client_memory_stays_bounded_and_drops_are_reported(client, applian
     received, dropped, by_event = 0, 0, {}
     try:
         for event, data in slow.events(timeout=30):
-            if event == "tick":
+            if event == TICK:
                 received += 1
             elif event == protocol.PUSH_DROPPED:
                 assert data["count"] == sum(data["by_event"].values()), data
@@ -233,7 +236,7 @@ def test_slow_client_memory_stays_bounded_and_drops_are_reported(client, applian
     finally:
         slow.close()
     assert received + dropped == SENT, (received, dropped)
-    assert dropped > 0 and by_event == {"tick": dropped}, (received, dropped, by_event)
+    assert dropped > 0 and by_event == {TICK: dropped}, (received, dropped, by_event)
 
 
 def _declare_size(data: bytes, name: bytes, size: int) -> bytes:

@@ -6,14 +6,12 @@ skip with the reason. With CI=true a missing prerequisite is a failure, not a sk
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -38,6 +36,11 @@ def pytest_terminal_summary(terminalreporter) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def prerequisites() -> None:
     reasons = missing_prerequisites()
+    if not reasons:
+        builddeps = subprocess.run(["dpkg-checkbuilddeps"], cwd=REPO, capture_output=True,
+                                   text=True)
+        if builddeps.returncode != 0:
+            reasons.append(builddeps.stderr.strip())
     if reasons:
         message = "system tests need root, systemd-nspawn and mmdebstrap: " + "; ".join(reasons)
         if os.environ.get("CI") == "true":
@@ -81,8 +84,9 @@ def build_variant(tmp: Path, revision: str, edit_default: bool) -> Path:
         shutil.copy2(REPO / name, src / name, follow_symlinks=False)
     version = f"{package_version(REPO)}+{revision}"
     changelog = src / "debian" / "changelog"
+    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
     entry = (f"robotctl ({version}) bookworm; urgency=medium\n\n  * Test upgrade.\n\n"
-             f" -- Test <test@localhost>  {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\n\n")
+             f" -- Test <test@localhost>  {date}\n\n")
     changelog.write_text(entry + changelog.read_text())
     if edit_default:
         main = src / "executor" / "default_project" / "main.py"

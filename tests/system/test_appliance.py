@@ -7,7 +7,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator
 
 import socketio
 
@@ -44,7 +44,7 @@ def ok(reply: Dict[str, Any]) -> Any:
     return reply["data"]
 
 
-def testbot_zip() -> str:
+def zip_testbot() -> str:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(TESTBOT.rglob("*")):
@@ -54,7 +54,7 @@ def testbot_zip() -> str:
 
 
 def upload_testbot(box: Appliance, client: socketio.Client) -> None:
-    ok(client.call("update", {"data": testbot_zip()}, timeout=120))
+    ok(client.call("update", {"data": zip_testbot()}, timeout=120))
     ok(client.call("start", {}, timeout=60))
 
 
@@ -113,7 +113,7 @@ def test_executor_restart_is_survived_by_the_gateway(container: Appliance) -> No
 
 def test_twenty_quick_updates_never_hit_the_start_limit(container: Appliance) -> None:
     restarts = int(container.prop(EXECUTOR, "NRestarts"))
-    data = testbot_zip()
+    data = zip_testbot()
     with connected(container) as client:
         for _ in range(20):
             ok(client.call("update", {"data": data}, timeout=120))

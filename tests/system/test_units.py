@@ -146,7 +146,8 @@ def test_avahi_service_advertises_the_gateway(container: Appliance) -> None:
     xml = container.read("/etc/avahi/services/robotctl.service")
     version = container.sh("dpkg-query -W -f '${source:Upstream-Version}' robotctl").strip()
     for needle in ("<type>_robotctl._tcp</type>", "<port>8000</port>",
-                   f"<txt-record>version={version}</txt-record>", "<txt-record>auth=token</txt-record>"):
+                   f"<txt-record>version={version}</txt-record>",
+                   "<txt-record>auth=token</txt-record>"):
         assert needle in xml
 
 
