@@ -44,12 +44,18 @@ test-debian:
 test-system: $(STAMP)
 	$(VPY) -m pytest -q tests/system
 
+## bench: robotctl next to the bare stack, side by side (table + bench-results/)
+bench: $(STAMP)
+	$(VPY) -m tests.bench
+
 deb: $(CONSOLE_JS)
-	@# Build from a temporary copy of the tracked (and new, unignored) files, so the
-	@# build never writes into the checkout; the artefacts land in dist/.
+	@# Build from a temporary copy of the tracked (and new, unignored) files plus the
+	@# built console client, so the build never writes into the checkout; the
+	@# artefacts land in dist/.
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; mkdir "$$tmp/src"; \
 	git ls-files -z --cached --others --exclude-standard \
 	  | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C "$$tmp/src"; \
+	cp --parents $(CONSOLE_JS) "$$tmp/src"; \
 	(cd "$$tmp/src" && dpkg-buildpackage -us -uc -b); \
 	mkdir -p dist; mv "$$tmp"/*.deb "$$tmp"/*.buildinfo "$$tmp"/*.changes dist/; \
 	lintian --fail-on error,warning dist/robotctl_$$(dpkg-parsechangelog -S Version)_all.deb

@@ -10,7 +10,6 @@ rests on the recorded origin, not a guess. Every outcome is logged to the journa
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import queue
@@ -24,6 +23,7 @@ import zmq
 
 from shared import config as config_module
 from shared import logsetup, messages, sockets
+from shared.digest import sha256
 from shared.systemd_notify import Notifier
 
 log = logging.getLogger("executor.default_watch")
@@ -34,7 +34,7 @@ REPLY_TIMEOUT = 60.0    # the executor restarts in between; give it time
 
 def tree_hash(root: Path) -> str:
     """A hash of the files under ``root`` (names and contents), ignoring bytecode caches."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes())

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import secrets
 import shutil
 import threading
 import time
@@ -313,7 +312,7 @@ class ProjectStore:
         return release
 
     def _new_staging_path(self, purpose: str) -> Path:
-        return self._staging / ("%s-%s" % (purpose, secrets.token_hex(4)))
+        return self._staging / ("%s-%s" % (purpose, os.urandom(4).hex()))
 
     def _publish(self, staged: Path, origin: str, name: str) -> Path:
         """Write the manifest last, then move the complete directory into releases/."""
@@ -372,7 +371,7 @@ def _read_info(release: Path) -> ProjectInfo:
 
 def _new_release_id(project_sha256: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    return "%s-%s-%s" % (stamp, project_sha256[:12], secrets.token_hex(2))
+    return "%s-%s-%s" % (stamp, project_sha256[:12], os.urandom(2).hex())
 
 
 # --- filesystem helpers ------------------------------------------------------------------

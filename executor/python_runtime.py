@@ -86,8 +86,9 @@ def stoppable_objects(namespace: Dict[str, Any]) -> List[Tuple[str, Callable[[],
             continue
         if inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value):
             continue
-        if inspect.getattr_static(value, "stop", None) is None:
-            continue
+        static = inspect.getattr_static(value, "stop", None)
+        if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
+            continue     # absent, or a property / data that must not be evaluated
         method = getattr(value, "stop", None)
         if callable(method):
             seen.add(id(value))

@@ -12,7 +12,6 @@ module knows nothing about the store's layout or links: it works on one director
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from shared.digest import sha256
 
 MANIFEST_NAME = ".robotctl-manifest.json"
 ORIGIN_DEFAULT = "default"
@@ -66,7 +67,7 @@ def hash_files(root: Path) -> Dict[str, str]:
 
 
 def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
+    digest = sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(_HASH_BLOCK), b""):
             digest.update(block)
@@ -76,7 +77,7 @@ def _file_sha256(path: str) -> str:
 def project_hash(files: Dict[str, str]) -> str:
     """sha256 over the sorted lines "<sha256hex>  <relpath>\\n" of the project's files."""
     lines = sorted("%s  %s\n" % (digest, relative) for relative, digest in files.items())
-    return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+    return sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
 def build_manifest(origin: str, name: str, files: Dict[str, str]) -> Dict[str, Any]:

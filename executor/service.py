@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import threading
 import time
@@ -36,7 +35,7 @@ BUNDLED_DEFAULT = Path(__file__).resolve().parent / "default_project"
 class ExecutorService:
     def __init__(self, config: Config):
         self.config = config
-        self.instance = secrets.token_hex(6)
+        self.instance = os.urandom(6).hex()   # not secrets: it loads OpenSSL (see shared/digest.py)
         self.started = time.time()
         self.notifier = Notifier()
         self.store = ProjectStore(Path(config.executor.projects_dir), BUNDLED_DEFAULT)

@@ -5,11 +5,13 @@ import argparse
 import logging
 import sys
 
+from gateway import lean_imports, websocket_unmask
 from shared import config as config_module
 from shared import logsetup
 
 
 def main() -> int:
+    lean_imports.install()    # first: before eventlet and socketio are imported
     parser = argparse.ArgumentParser(prog="python3 -m gateway", description=__doc__)
     config_module.add_arguments(parser)
     args = parser.parse_args()
@@ -19,6 +21,7 @@ def main() -> int:
         config = config_module.load(config_module.path_from_args(args))
         from gateway.sessions import TokenFileError
         from gateway.server import Gateway
+        websocket_unmask.install()
         gateway = Gateway(config)
     except (config_module.ConfigError, TokenFileError) as e:
         log.critical("configuration error: %s", e)

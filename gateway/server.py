@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from typing import Any, Dict, Optional
 
 import eventlet
@@ -61,6 +62,9 @@ class Gateway:
     def serve(self, listener: Optional[Any] = None) -> None:
         gw = self.config.gateway
         listener = listener or eventlet.listen((gw.host, gw.port))
+        # Accepted connections inherit it (Linux): a small write (an ack after an event)
+        # must not wait for the client's delayed ACK (~40 ms) behind Nagle's algorithm.
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.link.start()
         self.handlers.register()
         eventlet.spawn(self._feed_watchdog)

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Union
 
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-_decode = json.JSONDecoder().decode
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("%s is not JSON" % name)
+
+
+_decode = json.JSONDecoder(parse_constant=_reject_constant).decode
 
 
 class MessageError(Exception):
@@ -118,8 +124,11 @@ def decode(frames: List[bytes]) -> Message:
     if kind == Push.kind:
         return Push(_field(header, "event", str), header.get("data"))
     if kind == Request.kind:
+        instance = header.get("instance", "")
+        if not isinstance(instance, str):
+            raise MessageError("field 'instance' must be str")
         return Request(_field(header, "id", int), _field(header, "command", str),
-                       _field(header, "args", dict), header.get("instance") or "",
+                       _field(header, "args", dict), instance,
                        frames[1] if len(frames) > 1 else None)
     if kind == Hello.kind:
         return Hello(_field(header, "instance", str), _field(header, "pid", int),

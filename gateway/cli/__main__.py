@@ -7,7 +7,7 @@ import sys
 from typing import List, Optional
 
 from gateway.cli import commands
-from gateway.cli.errors import EPILOG, INTERRUPTED, CliError
+from gateway.cli.errors import EPILOG, INTERRUPTED, USAGE, CliError
 from gateway.cli.output import Output
 from gateway.cli.settings import DEFAULT_URL, resolve
 
@@ -107,15 +107,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (robotctl events | head): point stdout at /dev/null so that
-        # the interpreter's final flush does not complain, and stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:        # the reader went away (robotctl events | head)
         return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
     try:
-        sys.exit(main())
+        status = main()
     except KeyboardInterrupt:      # Ctrl+C during parsing or start-up
-        sys.exit(INTERRUPTED)
+        status = INTERRUPTED
+    except SystemExit as e:        # argparse: --help (0), usage errors (2)
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else USAGE)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:            # a closed pipe: nothing more to say
+            pass
+    # python-engineio 4.3 (Debian bookworm) runs its transport threads as non-daemon threads,
+    # and one still winding down would keep the finished command alive: leave at once.
+    os._exit(status)
+
+
+if __name__ == "__main__":
+    run()

@@ -56,6 +56,7 @@ class Connection:
         self._refusal: Any = None
         self._taken: Any = None
         self._closing = False
+        self._connected = False     # ours: set and cleared with the waiters, under the lock
         self._ever_connected = False
         self._listeners: List[Listener] = []
         self._waiters: List[_Waiter] = []
@@ -79,7 +80,14 @@ class Connection:
         return self
 
     def close(self) -> None:
+        """Disconnect, and stop a reconnect loop too (its threads would keep the process up)."""
         self._closing = True
+        if hasattr(self.client, "shutdown"):          # python-socketio >= 5.9
+            self.client.shutdown()
+            return
+        abort = getattr(self.client, "_reconnect_abort", None)    # 5.7.2 has only this
+        if abort is not None:
+            abort.set()
         if self.client.connected:
             self.client.disconnect()
 
@@ -107,7 +115,7 @@ class Connection:
         timeout = self.settings.timeout if timeout is None else timeout
         waiter = _Waiter()
         with self._lock:
-            if not self.client.connected:
+            if not self._connected:
                 raise ConnectionLost(self._lost_message())
             self._waiters.append(waiter)
         try:
@@ -129,6 +137,8 @@ class Connection:
     # -- handlers of the client's events ------------------------------------------------
 
     def _do_connect(self) -> None:
+        with self._lock:
+            self._connected = True
         if self._ever_connected and self.on_back is not None:
             self.on_back()
         self._ever_connected = True
@@ -138,6 +148,7 @@ class Connection:
 
     def _do_disconnect(self, *reason: Any) -> None:
         with self._lock:
+            self._connected = False
             for waiter in self._waiters:
                 waiter.abandon()
         if not self._closing and self.on_lost is not None:

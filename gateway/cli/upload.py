@@ -44,6 +44,10 @@ class Upload:
                 connection.close()
                 self.progress.note("%s; reconnecting to resume the upload" % e.message)
                 connection = reopen(connect, patience)
+            except BaseException:
+                self.progress.finish()
+                connection.close()
+                raise
 
     def summary(self) -> Dict[str, Any]:
         return {"name": self.name, "size": len(self.blob), "sha256": self.sha256,

@@ -14,7 +14,6 @@ import importlib
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -41,11 +40,19 @@ class Context:
         self.upload_rounds = upload_rounds
 
     def pids(self) -> Dict[str, int]:
+        """The supervisor and its children, by the module each runs (``-m gateway`` …)."""
         assert self.appliance.process is not None
-        gateway = re.search(r"Gateway: .*\(PID (\d+)\)", self.appliance.log)
-        assert gateway, "no gateway PID in the supervisor's banner"
-        return {"gateway": int(gateway.group(1)), "executor": self.appliance.executor_pid(),
-                "supervisor": self.appliance.process.pid}
+        supervisor = self.appliance.process.pid
+        pids = {"supervisor": supervisor}
+        for task in os.listdir("/proc/%d/task" % supervisor):
+            with open("/proc/%d/task/%s/children" % (supervisor, task)) as children:
+                for pid in map(int, children.read().split()):
+                    with open("/proc/%d/cmdline" % pid, "rb") as cmdline:
+                        argv = cmdline.read().split(b"\0")
+                    if b"-m" in argv:
+                        module = argv[argv.index(b"-m") + 1].decode()
+                        pids[module.rpartition(".")[2] if "." in module else module] = pid
+        return pids
 
 
 def versions() -> Dict[str, str]:

@@ -27,12 +27,15 @@ def appliance(tmp_path, request) -> Iterator[Appliance]:
 
 @pytest.fixture
 def connect(appliance) -> Iterator:
-    """connect(events=(), **kwargs) -> a connected python-socketio Client; all are closed at the
-    end. ``client.received[name]`` lists the ``events`` it got (see ``record``)."""
+    """connect(events=(), ordered=False, **kwargs) -> a connected python-socketio Client; all
+    are closed at the end. ``client.received[name]`` lists the ``events`` it got (see
+    ``record``); ``ordered`` makes it handle messages in wire order (see ``wire_order``)."""
     clients: List[socketio.Client] = []
 
-    def make(events=(), **kwargs) -> socketio.Client:
+    def make(events=(), ordered=False, **kwargs) -> socketio.Client:
         client = socketio.Client(reconnection=False)
+        if ordered:
+            wire_order(client)
         # Recorded from before the connection, so not even the first event is missed.
         client.received = {name: record(client, name) for name in events}
         client.connect(appliance.url, transports=["websocket"], **kwargs)
@@ -64,10 +67,10 @@ def upload(client: socketio.Client, project: str, timeout: float = 60, prefix: s
 
 
 def record(client: socketio.Client, event: str) -> List:
-    """A list that receives the payload of every ``event`` the client gets, in arrival order.
+    """A list that receives the payload of every ``event`` the client gets.
 
-    python-socketio runs event handlers on its one reader thread, so the list's order is the
-    order on the wire, and an ack is handled only after every event sent before it.
+    python-socketio hands every incoming message to a thread of its own, so the list is in
+    wire order only for a client made with ``connect(ordered=True)`` (see ``wire_order``).
     """
     received: List = []
     client.on(event, lambda *data: received.append(data[0] if len(data) == 1 else data))
@@ -81,3 +84,30 @@ def project_snapshot(appliance: Appliance) -> Tuple[str, Dict[str, bytes]]:
              for path in sorted(target.rglob("*"))
              if path.is_file() and "__pycache__" not in path.parts}
     return str(target), files
+
+
+def ok(reply):
+    """Assert that an ack is a success (showing the whole ack if not) and return its data."""
+    assert isinstance(reply, dict) and reply.get("status") == "success", reply
+    return reply["data"]
+
+
+def wire_order(client: socketio.Client) -> socketio.Client:
+    """Make ``client`` handle incoming messages one by one, in the order they came over the wire.
+
+    python-socketio's Engine.IO layer starts a new thread for every incoming message, so two
+    events (or an event and an ack) sent in order may reach their handlers out of order; a
+    JavaScript client handles them in order. This runs them on the reader thread instead, as
+    the JavaScript client does, so tests can check the order the server sent. Handlers of such
+    a client must be quick and must not wait for the server.
+    """
+    eio = client.eio
+    trigger = eio._trigger_event
+
+    def in_order(event, *args, **kwargs):
+        if event == "message":
+            kwargs["run_async"] = False
+        return trigger(event, *args, **kwargs)
+
+    eio._trigger_event = in_order
+    return client

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.appliance import wait_for
-from tests.integration.conftest import call, upload
+from tests.integration.conftest import call, ok, upload
 
 
 def process(obj, method, args=None):
@@ -26,7 +26,7 @@ def emit_timed(client, payload, replies):
 
 
 def test_quick_call_is_not_delayed_by_slow_ones(client):
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     slow = []
     for _ in range(3):
         emit_timed(client, process("bot", "sleep", [3]), slow)
@@ -45,7 +45,7 @@ def test_quick_call_is_not_delayed_by_slow_ones(client):
 
 def test_quick_calls_from_threads_while_slow_calls_run(client):
     """python-socketio's Client.call is thread-safe: many callers share one connection."""
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     slow = []
     for _ in range(2):
         emit_timed(client, process("bot", "sleep", [3]), slow)
@@ -71,7 +71,7 @@ def test_quick_calls_from_threads_while_slow_calls_run(client):
 @pytest.mark.config(executor={"max_execution_time": 1})
 def test_call_over_max_execution_time_gets_an_error_and_the_executor_keeps_serving(
         client, appliance):
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     pid = call(client, "bot", "state")["data"]["pid"]
     started = time.monotonic()
     reply = call(client, "bot", "sleep", [5])
@@ -107,7 +107,7 @@ def _call_and_forget(method, args):
     _kill_externally,                                         # killed from outside
 ], ids=["os_exit", "kill_self", "external_sigkill"])
 def test_executor_death_fails_calls_in_flight_at_once(client, appliance, kill):
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     appliance.wait_executors(2)
     assert call(client, "bot", "incr")["data"] == 1
     old_pid = call(client, "bot", "state")["data"]["pid"]
@@ -131,7 +131,7 @@ def test_executor_death_fails_calls_in_flight_at_once(client, appliance, kill):
 
 
 def test_death_of_the_calling_method_itself_is_an_error(client, appliance):
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     started = time.monotonic()
     reply = call(client, "bot", "die", [5])
     assert time.monotonic() - started < 5.0

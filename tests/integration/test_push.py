@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.appliance import wait_for
-from tests.integration.conftest import call, record, upload
+from tests.integration.conftest import call, ok, record, upload
 
 
 def fence(client, received):
@@ -20,18 +20,29 @@ def indices(events):
     return [event["i"] for event in events]
 
 
+@pytest.fixture
+def client(connect):
+    """A client that sees events in the order the server sent them."""
+    return connect(ordered=True)
+
+
 def test_push_at_import_time_arrives(client):
     loaded = record(client, "loaded")
-    assert upload(client, "testbot")["status"] == "success"
-    assert client.call("start", {})["status"] == "success"
+    ok(upload(client, "import_pusher"))
+    assert loaded == []                  # imported by start, not by the update
+    ok(client.call("start", {}))
     wait_for(lambda: loaded, 30, "the 'loaded' event pushed while main.py was imported")
-    assert len(loaded) == 1 and isinstance(loaded[0]["at"], float)
+    assert loaded[0]["stage"] == "import"
+    # and the placeholder ``push_message = None`` after it did not disable pushing
+    assert call(client, None, "again")["data"] == "pushed"
+    wait_for(lambda: len(loaded) == 2, 30, "the 'loaded' event pushed by a call")
+    assert [event["stage"] for event in loaded] == ["import", "call"]
 
 
 def test_push_after_import_works_despite_the_placeholder(client):
     """testbot declares ``push_message = None``; methods pushing later still work."""
     ticks = record(client, "tick")
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     assert call(client, "bot", "burst", [3])["data"] == 3
     wait_for(lambda: len(ticks) == 3, 30, "3 ticks")
     assert indices(ticks) == [0, 1, 2]
@@ -39,19 +50,17 @@ def test_push_after_import_works_despite_the_placeholder(client):
 
 def test_pushes_right_after_an_executor_restart_are_not_lost(client):
     ticks = record(client, "tick")
-    loaded = record(client, "loaded")
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     # No waiting of any kind: the new executor pushes as soon as it is asked to.
-    assert client.call("start", {})["status"] == "success"
+    ok(client.call("start", {}))
     assert call(client, "bot", "burst", [50])["data"] == 50
     wait_for(lambda: len(ticks) >= 50, 30, "50 ticks")
     assert indices(ticks) == list(range(50))
-    assert len(loaded) == 1
 
 
 def test_push_from_a_user_thread(client):
     ticks = record(client, "tick")
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     assert call(client, "bot", "push_from_thread", [200])["data"] == "started"
     wait_for(lambda: len(ticks) >= 200, 30, "200 ticks from the project's thread")
     assert indices(ticks) == list(range(200))
@@ -60,7 +69,7 @@ def test_push_from_a_user_thread(client):
 def test_order_is_preserved_over_5000_events(client):
     ticks = record(client, "tick")
     dropped = record(client, "robotctl:push_dropped")
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     assert call(client, "bot", "burst", [5000])["data"] == 5000
     wait_for(lambda: len(ticks) >= 5000, 60, "5000 ticks")
     assert indices(ticks) == list(range(5000))
@@ -70,7 +79,7 @@ def test_order_is_preserved_over_5000_events(client):
 def test_a_burst_of_20000_does_not_starve_other_traffic(client):
     ticks = record(client, "tick")
     dropped = record(client, "robotctl:push_dropped")
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     burst = []
     client.emit("process", {"params": {"object": "bot", "method": "burst", "args": [20000]}},
                 callback=burst.append)
@@ -95,7 +104,7 @@ def test_a_burst_of_20000_does_not_starve_other_traffic(client):
 @pytest.mark.parametrize("name", ["callback", "update", "start", "process", "connect",
                                   "disconnect", "robotctl:x", ""])
 def test_reserved_names_are_refused_with_a_clear_error(client, name):
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     reply = call(client, "bot", "push_reserved", [name])
     assert reply["status"] == "error", reply
     assert reply["message"].startswith("ValueError: push_message"), reply
@@ -106,7 +115,7 @@ def test_reserved_names_are_refused_with_a_clear_error(client, name):
 def test_the_server_never_emits_callback(client):
     callbacks = record(client, "callback")
     fences = record(client, "fence")
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     client.call("start", {})
     assert call(client, "bot", "push_reserved", ["callback"])["status"] == "error"
     assert call(client, "bot", "burst", [10, "tick"])["status"] == "success"
@@ -118,8 +127,8 @@ def test_the_server_never_emits_callback(client):
 
 def test_pushes_without_a_client_are_dropped(connect, appliance):
     first = connect()
-    assert upload(first, "stop_pusher")["status"] == "success"
-    assert first.call("start", {})["status"] == "success"
+    ok(upload(first, "stop_pusher"))
+    ok(first.call("start", {}))
     first.disconnect()
     # stop() pushes 10 "stale" events with no client connected, then raises; the gateway
     # logs that error only after it has handled the pushes sent before it.

@@ -7,7 +7,7 @@ import pytest
 import socketio
 
 from tests.appliance import wait_for
-from tests.integration.conftest import call, record, upload
+from tests.integration.conftest import call, ok, record, upload
 
 
 def refusal(data):
@@ -30,8 +30,8 @@ def stop_counts_reach(client, at_least):
 
 def test_second_client_is_refused_and_sees_why(connect, appliance):
     first = connect()
-    assert upload(first, "testbot")["status"] == "success"
-    assert first.call("start", {})["status"] == "success"
+    ok(upload(first, "testbot"))
+    ok(first.call("start", {}))
     assert call(first, "bot", "incr")["data"] == 1
 
     second = socketio.Client(reconnection=False)
@@ -62,8 +62,8 @@ def test_refused_client_can_connect_once_the_first_one_left(connect, appliance):
 
 def test_disconnect_runs_stop_on_instances_and_the_module_not_classes(connect, appliance):
     first = connect()
-    assert upload(first, "testbot")["status"] == "success"
-    assert first.call("start", {})["status"] == "success"
+    ok(upload(first, "testbot"))
+    ok(first.call("start", {}))
     assert [call(first, "bot", "incr")["data"] for _ in range(2)] == [1, 2]
     pid = call(first, "bot", "state")["data"]["pid"]
     first.disconnect()
@@ -89,7 +89,7 @@ def test_disconnect_runs_stop_on_instances_and_the_module_not_classes(connect, a
 
 def test_stop_hooks_do_not_run_while_the_project_is_not_loaded(connect):
     first = connect()
-    assert upload(first, "testbot")["status"] == "success"
+    ok(upload(first, "testbot"))
     first.disconnect()            # never started: nothing to stop
     second = connect()
     assert call(second, None, "stop_count")["data"] == {"module": 0, "bot": 0, "class": 0}

@@ -9,7 +9,7 @@ import pytest
 import socketio
 
 from tests.appliance import FIXTURES, b64, wait_for, zip_dir, zip_files
-from tests.integration.conftest import call, project_snapshot, upload
+from tests.integration.conftest import call, ok, project_snapshot, upload
 
 
 def zip_of_infos(*members) -> bytes:
@@ -30,7 +30,7 @@ def symlink(name: str, target: str):
 
 def running_testbot(client, appliance):
     """Upload testbot and bump its counter once; return (pid, snapshot of current/)."""
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     assert call(client, "bot", "incr")["data"] == 1
     return call(client, "bot", "state")["data"]["pid"], project_snapshot(appliance)
 
@@ -59,7 +59,7 @@ def test_ack_comes_once_a_new_executor_is_up_and_start_works_at_once(client, app
 
 def test_process_right_after_the_ack_works(client, appliance):
     old_pid = appliance.executor_pid()
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     reply = call(client, "bot", "add", [40, 2])
     assert reply == {"status": "success", "message": "bot.add returned", "data": 42}
     assert call(client, "bot", "state")["data"]["pid"] != old_pid
@@ -132,7 +132,7 @@ def test_zip_bombs_are_rejected_by_file_count_and_size(client, appliance):
     assert_untouched(client, appliance, pid, snapshot, 3)
 
     # within both limits: accepted
-    assert upload(client, "folder_zip")["status"] == "success"
+    ok(upload(client, "folder_zip"))
 
 
 def _oversized_update(client):
@@ -175,9 +175,9 @@ def _try_connect(connect):
 
 
 def test_module_cache_is_fresh_after_an_update(client, tmp_path):
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     assert [call(client, "bot", "incr")["data"] for _ in range(3)] == [1, 2, 3]
-    assert upload(client, "testbot")["status"] == "success"
+    ok(upload(client, "testbot"))
     assert call(client, "bot", "incr")["data"] == 1
     # a changed helper module is imported afresh, not taken from sys.modules
     changed = tmp_path / "testbot2"

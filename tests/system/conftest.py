@@ -42,7 +42,8 @@ def prerequisites() -> None:
         if builddeps.returncode != 0:
             reasons.append(builddeps.stderr.strip())
     if reasons:
-        message = "system tests need root, systemd-nspawn and mmdebstrap: " + "; ".join(reasons)
+        message = ("system tests need root, systemd-nspawn, mmdebstrap and Debian build tools: "
+                   + "; ".join(reasons))
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
@@ -79,7 +80,9 @@ def build_variant(tmp: Path, revision: str, edit_default: bool) -> Path:
     """Build the tree as version <version>+<revision> (an upgrade of dist/'s .deb), in a
     copy; with `edit_default`, the packaged default project changes too."""
     src = tmp / revision / "src"
-    for name in source_files(REPO):
+    # As `make deb` does: the sources plus the built console client (git-ignored).
+    console = "gateway/console/vendor/socket.io.min.js"
+    for name in source_files(REPO) + ([console] if (REPO / console).exists() else []):
         (src / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, src / name, follow_symlinks=False)
     version = f"{package_version(REPO)}+{revision}"

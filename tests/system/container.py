@@ -23,7 +23,7 @@ SOURCES = "/etc/apt/sources.list.d/debian.sources"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "python3", "procps", "iproute2",
     "python3-socketio", "python3-eventlet", "python3-zmq", "python3-sdnotify",
-    "python3-yaml", "python3-watchdog",
+    "python3-yaml", "python3-watchdog", "python3-websocket",
 )
 CACHE_DIR = Path("/var/tmp")
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
@@ -159,6 +159,9 @@ class Container:
 
     def read(self, path: str) -> str:
         return (Path(f"/proc/{self.leader}/root") / path.lstrip("/")).read_text()
+
+    def write(self, path: str, text: str) -> None:
+        (Path(f"/proc/{self.leader}/root") / path.lstrip("/")).write_text(text)
 
     def shutdown(self, timeout: float = 30) -> None:
         if self.nspawn is not None and self.nspawn.poll() is None:

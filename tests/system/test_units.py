@@ -71,6 +71,20 @@ def test_record_exit_writes_one_line_atomically(container: Appliance) -> None:
     container.run(["rm", "/run/robotctl/probe-last-exit"])
 
 
+def test_a_bad_config_stops_the_executor_instead_of_looping(container: Appliance) -> None:
+    config = "/etc/robotctl/robotctl.yaml"
+    good = container.read(config)
+    container.write(config, good + "\nno_such_section: {}\n")
+    try:
+        container.run(["systemctl", "restart", "robotctl-executor"], check=False)
+        assert container.prop("robotctl-executor", "ActiveState") == "failed"
+        assert container.prop("robotctl-executor", "ExecMainStatus") == "78"
+    finally:
+        container.write(config, good)
+        container.run(["systemctl", "restart", "robotctl-executor"])
+    container.wait_active()
+
+
 def test_ipc_sockets_are_private_to_robotctl(container: Appliance) -> None:
     assert container.sh("stat -c '%A %U %G' /run/robotctl").strip() == \
         "drwxr-x--- robotctl robotctl"
@@ -140,6 +154,13 @@ def test_code_lives_in_the_private_directory(container: Appliance) -> None:
     version = container.sh("cd /usr/lib/robotctl && python3 -c "
                            "'import shared; print(shared.__version__)'").strip()
     assert container.sh("dpkg-query -W -f '${Version}' robotctl").startswith(version + "-")
+
+
+def test_robotctl_command_works_on_the_robot(container: Appliance) -> None:
+    assert container.sh("robotctl token").strip() == container.token
+    status = container.run(["robotctl", "--url", f"http://127.0.0.1:{container.port}",
+                            "--json", "status"], timeout=60)
+    assert status.returncode == 0 and status.stdout.strip(), status
 
 
 def test_avahi_service_advertises_the_gateway(container: Appliance) -> None:

@@ -1,0 +1,126 @@
+"""Unit tests for shared.messages: the exact frames on the wire, round-trips, and refusals."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from shared import messages
+from shared.messages import Hello, MessageError, Push, Reply, Request, decode
+
+HELLO = Hello("a1b2c3", 4242, "0.1.0", {"name": "project", "origin": "upload"},
+              {"reason": "update", "detail": None, "time": 1700000000.0})
+
+
+def test_reply_frames_are_pinned():
+    assert Reply(7, "success", "ok", {"a": 1}).to_frames() == [
+        b'{"t":"reply","id":7,"status":"success","message":"ok","data":{"a":1}}']
+    assert Reply(8, "error", "boom").to_frames() == [
+        b'{"t":"reply","id":8,"status":"error","message":"boom","data":null}']
+
+
+def test_request_frames_are_pinned_and_the_blob_travels_as_is():
+    request = Request(3, "process", {"object": "bot", "method": "incr", "args": None}, "a1b2c3")
+    assert request.to_frames() == [
+        b'{"t":"request","id":3,"command":"process",'
+        b'"args":{"object":"bot","method":"incr","args":null},"instance":"a1b2c3"}']
+    blob = bytes(range(256)) * 4          # binary, not base64: sent as a frame of its own
+    update = Request(4, "update", {}, "a1b2c3", blob)
+    assert update.to_frames() == [
+        b'{"t":"request","id":4,"command":"update","args":{},"instance":"a1b2c3"}', blob]
+
+
+def test_push_frames_are_pinned():
+    assert Push("tick", {"i": 1}).to_frames() == [b'{"t":"push","event":"tick","data":{"i":1}}']
+    assert Push("ready").to_frames() == [b'{"t":"push","event":"ready","data":null}']
+
+
+def test_hello_frames_are_pinned():
+    assert HELLO.to_frames() == [
+        b'{"t":"hello","instance":"a1b2c3","pid":4242,"version":"0.1.0",'
+        b'"project":{"name":"project","origin":"upload"},'
+        b'"last_restart":{"reason":"update","detail":null,"time":1700000000.0}}']
+
+
+def test_text_is_utf8_not_escaped():
+    frames = Push("état", {"text": "ça marche ✓"}).to_frames()
+    assert frames == ['{"t":"push","event":"état","data":{"text":"ça marche ✓"}}'.encode("utf-8")]
+
+
+@pytest.mark.parametrize("message", [
+    Reply(1, "success", "bot.add returned", 5),
+    Reply(2, "error", "ValueError: x (main.py, line 3)", {"error": {"type": "ValueError"}}),
+    Reply(3, "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
+    Push("robot_state", {"pose": {"x": 0.25}, "moving": False}),
+    Push("empty"),
+    Request(5, "start", {}),
+    Request(6, "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
+    Request(7, "update", {}, "inst", b"PK\x03\x04 zip bytes"),
+    Request(8, "update", {}, "inst", b""),
+    HELLO,
+], ids=lambda m: type(m).__name__)
+def test_round_trip(message):
+    assert decode(message.to_frames()) == message
+
+
+def test_decode_keeps_large_ids_and_unicode():
+    reply = Reply(2 ** 53 + 1, "success", "größe", {"ü": "✓"})
+    assert decode(reply.to_frames()) == reply
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, {"x": [math.nan]}])
+def test_nan_and_infinity_cannot_be_encoded(value):
+    with pytest.raises(ValueError):
+        Reply(1, "success", "x", value).to_frames()
+    with pytest.raises(ValueError):
+        Push("tick", value).to_frames()
+
+
+def test_values_json_cannot_carry_raise_type_error():
+    with pytest.raises(TypeError):
+        Reply(1, "success", "x", {1, 2}).to_frames()
+    with pytest.raises(TypeError):
+        Push("tick", object()).to_frames()
+
+
+MALFORMED = {
+    "no frames": [],
+    "empty header": [b""],
+    "not json": [b"not json"],
+    "not utf-8": [b"\xff\xfe"],
+    "a list": [b"[1, 2]"],
+    "a string": [b'"reply"'],
+    "null": [b"null"],
+    "no type": [b"{}"],
+    "unknown type": [b'{"t":"bogus"}'],
+    "type not a string": [b'{"t":5}'],
+    "reply without id": [b'{"t":"reply","status":"success","message":"m"}'],
+    "reply id a string": [b'{"t":"reply","id":"7","status":"success","message":"m"}'],
+    "reply id a boolean": [b'{"t":"reply","id":true,"status":"success","message":"m"}'],
+    "reply id a float": [b'{"t":"reply","id":1.5,"status":"success","message":"m"}'],
+    "reply status null": [b'{"t":"reply","id":1,"status":null,"message":"m"}'],
+    "reply without message": [b'{"t":"reply","id":1,"status":"success"}'],
+    "push without event": [b'{"t":"push","data":1}'],
+    "push event a list": [b'{"t":"push","event":["tick"]}'],
+    "request without args": [b'{"t":"request","id":1,"command":"start"}'],
+    "request args a list": [b'{"t":"request","id":1,"command":"start","args":[]}'],
+    "request without command": [b'{"t":"request","id":1,"args":{}}'],
+    "request instance a number": [b'{"t":"request","id":1,"command":"start","args":{},"instance":5}'],
+    "hello pid a string": [b'{"t":"hello","instance":"a","pid":"1","version":"v","project":{},'
+                           b'"last_restart":{}}'],
+    "hello without project": [b'{"t":"hello","instance":"a","pid":1,"version":"v"}'],
+    "NaN (not JSON)": [b'{"t":"push","event":"tick","data":NaN}'],
+    "Infinity (not JSON)": [b'{"t":"reply","id":1,"status":"success","message":"m","data":Infinity}'],
+}
+
+
+@pytest.mark.parametrize("frames", list(MALFORMED.values()), ids=list(MALFORMED))
+def test_malformed_frames_raise_message_error(frames):
+    with pytest.raises(MessageError):
+        decode(frames)
+
+
+def test_dumps_is_compact_and_strict():
+    assert messages.dumps({"a": [1, 2], "b": None}) == b'{"a":[1,2],"b":null}'
+    with pytest.raises(ValueError):
+        messages.dumps(math.nan)

@@ -1,0 +1,162 @@
+"""Unit tests for shared.protocol: the ack shape, payload readers and reserved push names."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from shared import protocol
+from shared.protocol import ProtocolError, check_push_event, parse_process, parse_update
+
+ZIP = b"PK\x03\x04 pretend this is a zip \x00\xff"
+B64 = base64.b64encode(ZIP).decode("ascii")
+
+
+# -- the ack shape --------------------------------------------------------------------------
+
+def test_every_ack_has_status_message_data():
+    assert protocol.reply("success", "done", {"a": 1}) == {
+        "status": "success", "message": "done", "data": {"a": 1}}
+    assert protocol.success("ok") == {"status": "success", "message": "ok", "data": None}
+    assert protocol.error("bad", [1]) == {"status": "error", "message": "bad", "data": [1]}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({"status": "success", "message": "m", "data": None}, True),
+    ({"status": "error", "message": "m", "data": {"x": 1}}, True),
+    ({"status": "ok", "message": "m", "data": None}, False),
+    ({"status": "success", "message": 5, "data": None}, False),
+    ({"status": "success", "message": "m"}, False),
+    ({"status": "success", "message": "m", "data": None, "extra": 1}, False),
+    (["success", "m", None], False),
+    (None, False),
+])
+def test_is_reply(value, expected):
+    assert protocol.is_reply(value) is expected
+
+
+# -- update ---------------------------------------------------------------------------------
+
+def test_update_decodes_data():
+    assert parse_update({"data": B64}) == ZIP
+
+
+def test_update_accepts_the_seed_alias_zip_data():
+    assert parse_update({"zip_data": B64}) == ZIP
+
+
+def test_update_prefers_data_over_zip_data():
+    other = base64.b64encode(b"other").decode()
+    assert parse_update({"data": B64, "zip_data": other}) == ZIP
+
+
+@pytest.mark.parametrize("payload, words", [
+    ({"data": "not base64!"}, ["data", "base64"]),
+    ({"data": "QUJ"}, ["data", "base64"]),                     # bad padding
+    ({"zip_data": "%%%"}, ["zip_data", "base64"]),
+    ({"data": ""}, ["data", "non-empty string"]),
+    ({"data": 5}, ["data", "a number"]),
+    ({"data": None}, ["data", "null"]),
+    ({"data": ["QUJD"]}, ["data", "a list"]),
+    ({}, ["zip_data", "non-empty string"]),
+    (None, ["zip_data"]),
+    ("QUJD", ["payload", "object", "a string"]),
+    ([B64], ["payload", "object", "a list"]),
+])
+def test_update_refuses_bad_payloads_saying_why(payload, words):
+    with pytest.raises(ProtocolError) as caught:
+        parse_update(payload)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+
+
+# -- process --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("params, expected", [
+    ({"object": "bot", "method": "add", "args": {"a": 1, "b": 2}}, ("bot", "add", {"a": 1, "b": 2})),
+    ({"object": "bot", "method": "add", "args": [1, 2]}, ("bot", "add", [1, 2])),
+    ({"object": "bot", "method": "state", "args": None}, ("bot", "state", None)),
+    ({"object": "bot", "method": "state"}, ("bot", "state", None)),
+    ({"object": "bot", "method": "state", "args": {}}, ("bot", "state", {})),
+    ({"object": "bot", "method": "state", "args": []}, ("bot", "state", [])),
+    ({"object": None, "method": "ping"}, (None, "ping", None)),
+    ({"method": "ping"}, (None, "ping", None)),
+    ({"object": "", "method": "ping"}, (None, "ping", None)),
+])
+def test_process_reads_object_method_args(params, expected):
+    assert parse_process({"params": params}) == expected
+
+
+def test_process_ignores_unknown_keys():
+    payload = {"params": {"object": "bot", "method": "x", "extra": 1}, "other": True}
+    assert parse_process(payload) == ("bot", "x", None)
+
+
+@pytest.mark.parametrize("payload, words", [
+    (None, ["params", "object", "null"]),
+    ({}, ["params", "object"]),
+    ({"params": 3}, ["params", "a number"]),
+    ({"params": []}, ["params", "a list"]),
+    ({"params": {}}, ["params.method", "non-empty string"]),
+    ({"params": {"object": "bot"}}, ["params.method"]),
+    ({"params": {"object": "bot", "method": ""}}, ["params.method"]),
+    ({"params": {"object": "bot", "method": 5}}, ["params.method", "a number"]),
+    ({"params": {"object": 1, "method": "x"}}, ["params.object", "string", "a number"]),
+    ({"params": {"object": ["bot"], "method": "x"}}, ["params.object", "a list"]),
+    ({"params": {"object": "bot", "method": "x", "args": "nope"}}, ["params.args", "a string"]),
+    ({"params": {"object": "bot", "method": "x", "args": 5}}, ["params.args", "a number"]),
+    ({"params": {"object": "bot", "method": "x", "args": True}}, ["params.args", "a boolean"]),
+    ("process", ["payload", "a string"]),
+    (5, ["payload", "a number"]),
+])
+def test_process_refuses_bad_payloads_saying_why(payload, words):
+    with pytest.raises(ProtocolError) as caught:
+        parse_process(payload)
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
+
+
+# -- push names -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["tick", "robot_state", "loaded", "my:event", "Callback",
+                                  "update_available", "x"])
+def test_ordinary_event_names_may_be_pushed(name):
+    assert check_push_event(name) == name
+
+
+@pytest.mark.parametrize("name", ["callback", "update", "start", "process", "connect",
+                                  "connect_error", "disconnect", "message", "error", "ping",
+                                  "pong", "reconnect"])
+def test_reserved_names_are_refused_by_name(name):
+    with pytest.raises(ValueError) as caught:
+        check_push_event(name)
+    assert repr(name) in str(caught.value) and "reserved" in str(caught.value)
+
+
+def test_every_client_event_is_reserved():
+    for event in protocol.CLIENT_EVENTS:
+        with pytest.raises(ValueError):
+            check_push_event(event)
+    assert {"update", "start", "process"} <= set(protocol.CLIENT_EVENTS)
+
+
+@pytest.mark.parametrize("name", ["robotctl:x", "robotctl:server_info", protocol.SERVER_INFO])
+def test_the_server_prefix_is_refused(name):
+    with pytest.raises(ValueError) as caught:
+        check_push_event(name)
+    assert "robotctl:" in str(caught.value) and "reserved" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["", None, 5, b"tick", ["tick"]])
+def test_non_string_or_empty_names_are_refused(name):
+    with pytest.raises(ValueError) as caught:
+        check_push_event(name)
+    assert "non-empty string" in str(caught.value)
+
+
+def test_server_events_all_carry_the_prefix():
+    server_events = [value for name, value in vars(protocol).items()
+                     if name.isupper() and isinstance(value, str)
+                     and value.startswith(protocol.SYSTEM_PREFIX)]
+    assert protocol.SERVER_INFO in server_events
+    assert "callback" not in server_events
