@@ -48,6 +48,11 @@ test-system: $(STAMP)
 bench: $(STAMP)
 	$(VPY) -m tests.bench
 
+## soak: minutes of 100 Hz pushes, 50 calls/s and reconnects; RSS and fds must stay flat
+## (SOAK_SECONDS=N, default 300)
+soak: $(STAMP)
+	$(VPY) -m tests.soak $(if $(SOAK_SECONDS),--seconds $(SOAK_SECONDS))
+
 deb: $(CONSOLE_JS)
 	@# Build from a temporary copy of the tracked (and new, unignored) files plus the
 	@# built console client, so the build never writes into the checkout; the

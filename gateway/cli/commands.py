@@ -66,11 +66,16 @@ def logs(args: argparse.Namespace, settings: Settings, output: Output) -> int:
     journalctl = shutil.which("journalctl")
     if journalctl is not None and unit_states(settings.url) is not None:
         # On the robot the journal has everything, from before this command started too.
-        return subprocess.call([journalctl, "-f", "-u", "robotctl-*"] + args.extra)
+        shape = ["-o", "json"] if output.json and not _has_output_option(args.extra) else []
+        return subprocess.call([journalctl, "-f", "-u", "robotctl-*"] + shape + args.extra)
     if args.extra:
         output.note("ignoring %s: they are journalctl options, and the robot's journal is not "
                     "on this machine; following live output instead" % " ".join(args.extra))
     return follow(settings, output, lambda name, data: _show_log(output, name, data))
+
+
+def _has_output_option(extra: List[str]) -> bool:
+    return any(arg in ("-o", "--output") or arg.startswith(("-o", "--output=")) for arg in extra)
 
 
 def _show_log(output: Output, name: str, data: Any) -> None:
@@ -152,5 +157,5 @@ def token(args: argparse.Namespace, settings: Settings, output: Output) -> int:
     if value is None:
         raise CliError(UNAUTHORIZED, "%s does not exist or is empty: run this on the robot, "
                        "where the robotctl package creates it" % token_file())
-    output.text(value)
+    output.result(value, str)
     return 0

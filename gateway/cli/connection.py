@@ -1,9 +1,10 @@
 """One Socket.IO session with the appliance, in one role, with refusals and acks made plain.
 
-python-socketio 5.7.2's ``connect()`` only says "One or more namespaces failed to connect";
-the reason (busy and who holds the robot, or unauthorized) arrives in the ``connect_error``
-event, so it is kept there and turned into the CliError the user sees. Acks are awaited
-here too, so that a connection lost mid-request fails at once instead of after the timeout.
+python-socketio 5.7.2's ``connect()`` only says "One or more namespaces failed to connect",
+and only once its wait times out; the reason (busy and who holds the robot, or unauthorized)
+arrives in the ``connect_error`` event. So the Socket.IO CONNECT is awaited here, ending at
+``connect`` or ``connect_error``, and a refusal becomes the CliError the user sees at once.
+Acks are awaited here too, so a connection lost mid-request fails at once, not at the timeout.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class Connection:
         self.on_lost: Optional[Callable[[], None]] = None      # called on an unplanned disconnect
         self.on_back: Optional[Callable[[], None]] = None      # called on a reconnect
         self._refusal: Any = None
+        self._answered = threading.Event()    # the CONNECT got its answer, yes or no
         self._taken: Any = None
         self._closing = False
         self._connected = False     # ours: set and cleared with the waiters, under the lock
@@ -73,10 +75,14 @@ class Connection:
         if self.settings.token is not None:
             auth["token"] = self.settings.token
         try:
+            # wait=False: return once the transport is up; the CONNECT is awaited below.
             self.client.connect(self.settings.url, auth=auth, transports=_transports(),
-                                wait_timeout=self.settings.timeout)
+                                wait=False)
         except (exceptions.ConnectionError, ValueError) as e:
             raise self._refused(str(e)) from None
+        if not self._answered.wait(self.settings.timeout) or not self._connected:
+            self.close()
+            raise self._refused("no answer within %g s" % self.settings.timeout)
         return self
 
     def close(self) -> None:
@@ -88,8 +94,9 @@ class Connection:
         abort = getattr(self.client, "_reconnect_abort", None)    # 5.7.2 has only this
         if abort is not None:
             abort.set()
-        if self.client.connected:
-            self.client.disconnect()
+        # Also after a refusal, when the client no longer counts as connected but its
+        # transport is still open; disconnecting a closed client does nothing.
+        self.client.disconnect()
 
     def __enter__(self) -> "Connection":
         return self
@@ -139,12 +146,14 @@ class Connection:
     def _do_connect(self) -> None:
         with self._lock:
             self._connected = True
+        self._answered.set()
         if self._ever_connected and self.on_back is not None:
             self.on_back()
         self._ever_connected = True
 
     def _do_connect_error(self, *args: Any) -> None:
         self._refusal = args[0] if args else None
+        self._answered.set()
 
     def _do_disconnect(self, *reason: Any) -> None:
         with self._lock:
@@ -177,8 +186,6 @@ def refusal_error(refusal: Any, fallback: str, settings: Settings) -> CliError:
     """The CliError for a failed connect, from the ``connect_error`` data when there is some."""
     if not isinstance(refusal, dict):
         reason = refusal if isinstance(refusal, str) and refusal else fallback
-        if "namespaces failed to connect" in reason:
-            reason = "no answer within %g s" % settings.timeout
         return CliError(CONNECT, "cannot connect to %s: %s" % (settings.url, reason))
     data = refusal.get("data") if isinstance(refusal.get("data"), dict) else {}
     message = str(refusal.get("message") or data.get("code") or "refused")

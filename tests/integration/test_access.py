@@ -32,6 +32,12 @@ def refused(appliance, auth=None):
     return errors[0]
 
 
+def engine_closed(client):
+    """Disconnected down to Engine.IO: python-socketio 5.7.2 clears ``connected`` first, and
+    refuses to connect again until its transport has closed too."""
+    return not client.connected and client.eio.state == "disconnected"
+
+
 def controller_address(client):
     return client.call("status", {}, timeout=30)["data"]["controller"]["address"]
 
@@ -149,12 +155,13 @@ def test_takeover_is_honoured_once_not_on_reconnects(appliance, takeover):
     try:
         a.connect(appliance.url, transports=["websocket"], auth=auth, wait_timeout=30)
         b.connect(appliance.url, transports=["websocket"], auth=auth, wait_timeout=30)
-        wait_for(lambda: a_taken and not a.connected, 10, "A evicted")
+        wait_for(lambda: a_taken and engine_closed(a), 10, "A evicted")
         # python-socketio does not reconnect by itself after a server-side disconnect, so A
         # reconnects the way its reconnect loop (or a frontend's) would: the same auth again.
         started = time.monotonic()
         while len(a_errors) < 5 or time.monotonic() - started < 3:
             refusals = len(a_errors)
+            wait_for(lambda: engine_closed(a), 10, "A's last attempt closed")
             with pytest.raises(socketio.exceptions.ConnectionError):
                 a.connect(appliance.url, transports=["websocket"], auth=auth, wait_timeout=30)
             wait_for(lambda: len(a_errors) > refusals, 10, "A's reconnect refused")
@@ -163,6 +170,7 @@ def test_takeover_is_honoured_once_not_on_reconnects(appliance, takeover):
         assert all(e["data"]["code"] == "busy" for e in a_errors), a_errors
         assert not a.connected and b.connected and not b_taken
         # A new user action (a fresh id) is honoured.
+        wait_for(lambda: engine_closed(a), 10, "A's last attempt closed")
         a.connect(appliance.url, transports=["websocket"],
                   auth={"token": TOKEN, "takeover": "fresh-action"}, wait_timeout=30)
         wait_for(lambda: b_taken and not b.connected, 10, "B evicted by a fresh takeover")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import signal
@@ -188,6 +189,29 @@ def test_a_folder_zips_to_the_same_bytes_every_time(tmp_path):
     assert [name for name, _ in zipping.project_files(project)] == ["main.py"]
 
 
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = Progress(3 * CHUNK, terminal)
+    bar.update(CHUNK)
+    bar.note("resuming")
+    bar.update(3 * CHUNK)
+    bar.finish()
+    assert terminal.getvalue() == (
+        "\rupload [#########---------------------]  33% 1.0 MiB\nrobotctl: resuming\n"
+        "\rupload [##############################] 100% 3.0 MiB\n")
+    pipe = io.StringIO()
+    lines = Progress(3 * CHUNK, pipe)
+    for done in (0, CHUNK, 2 * CHUNK, 3 * CHUNK):
+        lines.update(done)
+    assert pipe.getvalue().splitlines() == [
+        "upload 0% (0 B of 3.0 MiB)", "upload 33% (1.0 MiB of 3.0 MiB)",
+        "upload 66% (2.0 MiB of 3.0 MiB)", "upload 100% (3.0 MiB of 3.0 MiB)"]
+
+
 def test_cannot_connect_exits_3():
     result = robotctl("http://127.0.0.1:%d" % free_port(), "--timeout", "5", "status")
     assert result.returncode == 3, result
@@ -250,7 +274,8 @@ def test_call_error_ack_exits_1_with_the_message(appliance):
 def test_deploy_folder_then_call(appliance):
     result = robotctl(appliance.url, "deploy", str(FIXTURES / "testbot"))
     out = ok(result)
-    assert "uploaded testbot" in out and "upload, sha256" in out and "loaded)" in out
+    assert "uploaded testbot (1." in out and "project  testbot (upload, sha256 " in out
+    assert "loaded)" in out
     assert "upload 100%" in result.stderr        # progress lines when stderr is not a tty
     assert json.loads(ok(robotctl(appliance.url, "call", "bot", "add", "a=2", "b=3"))) == 5
     echoed = json_of(robotctl(appliance.url, "--json", "call", "bot", "echo",
@@ -268,6 +293,7 @@ def test_deploy_zip_json(appliance, tmp_path):
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     assert data["upload"] == {"name": "folder_zip", "size": archive.stat().st_size,
                               "sha256": digest, "resumed_from": None}
+    assert data["project"]["name"] == "folder_zip"
     assert data["project"]["loaded"] is True and data["project"]["origin"] == "upload"
     assert data["project"]["missing_requirements"] == []
     assert json_of(robotctl(appliance.url, "--json", "call", "thing", "where")) == "folder"
@@ -372,6 +398,8 @@ def test_token_prints_the_robots_token(tmp_path):
     token_file.write_text(TOKEN + "\n")
     assert ok(robotctl("http://127.0.0.1:1", "token", ROBOTCTL_TOKEN_FILE=str(token_file))) \
         == TOKEN + "\n"
+    assert json_of(robotctl("http://127.0.0.1:1", "--json", "token",
+                            ROBOTCTL_TOKEN_FILE=str(token_file))) == TOKEN
     result = robotctl("http://127.0.0.1:1", "token", ROBOTCTL_TOKEN_FILE=str(tmp_path / "none"))
     assert result.returncode == 4 and "does not exist" in result.stderr
 

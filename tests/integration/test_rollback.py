@@ -96,6 +96,26 @@ def test_segfault_loop_rolls_back_and_a_client_connecting_later_is_told(connect,
         later.disconnect()
 
 
+@pytest.mark.config(executor=ROLLBACK)
+def test_rollback_note_is_not_lost_to_a_status_call(connect, appliance):
+    """A client that connects after the rollback and asks `status` first is told, in that
+    reply or (at the latest) in the reply of the call after it."""
+    first = connect()
+    crash_at_start(first, "crash_exit")
+    first.disconnect()
+    appliance.wait_log(r"crash_exit crashed the executor 3 times", timeout=90)
+    later, infos = fresh_client(appliance)
+    try:
+        wait_for(lambda: [i for i in infos if (i["last_restart"] or {}).get("reason")
+                          == "rollback"], 30, "server_info saying rollback")
+        status = later.call("status", {}, timeout=30)
+        assert status["status"] == "success", status
+        reply = call(later, "sport_client", "GetState")
+        assert NOTE in status["message"] + reply["message"], (status["message"], reply)
+    finally:
+        later.disconnect()
+
+
 @pytest.mark.config(executor=dict(ROLLBACK, good_after=1))
 def test_crash_loop_rolls_back_to_the_last_good_project(client, appliance):
     good = make_good(client, appliance)
