@@ -30,7 +30,9 @@ Handler = Callable[["ExecutorService", messages.Request], Result]
 @dataclass(frozen=True)
 class Command:
     handler: Handler
-    timed: bool = False     # subject to max_execution_time
+    # A call a user makes: subject to max_execution_time, and its reply carries pending
+    # notices (a rollback).
+    user_call: bool = False
 
 
 def start(service: "ExecutorService", request: messages.Request) -> Result:
@@ -132,12 +134,12 @@ def reseed_default(service: "ExecutorService", request: messages.Request) -> Res
 
 
 COMMANDS: Dict[str, Command] = {
-    "start": Command(start, timed=True),
-    "process": Command(process, timed=True),
+    "start": Command(start, user_call=True),
+    "process": Command(process, user_call=True),
     "update": Command(update),
     "client_left": Command(client_left),
     "status": Command(status),
-    "describe": Command(describe, timed=True),
+    "describe": Command(describe, user_call=True),
     "reseed_default": Command(reseed_default),
 }
 

@@ -146,9 +146,11 @@ class ExecutorService:
             self.channel.reply(request.id, "error", "unknown command %r" % request.command)
             return
         label = self._label(request)
-        timeout = self.config.executor.max_execution_time if command.timed else None
-        self.calls.run(request.id, label, lambda: self._noted(command.handler(self, request)),
-                       timeout or None)
+        timeout = self.config.executor.max_execution_time if command.user_call else None
+        work = lambda: command.handler(self, request)  # noqa: E731
+        if command.user_call:
+            work = lambda: self._noted(command.handler(self, request))  # noqa: E731
+        self.calls.run(request.id, label, work, timeout or None)
 
     def _noted(self, result: Any) -> Any:
         """Add a pending notice (a rollback) to the message of the next reply."""

@@ -5,7 +5,7 @@ import argparse
 import logging
 import sys
 
-from gateway import lean_imports, websocket_unmask
+from gateway import lean_imports, websocket_limits, websocket_unmask
 from shared import config as config_module
 from shared import logsetup
 
@@ -22,6 +22,7 @@ def main() -> int:
         from gateway.sessions import TokenFileError
         from gateway.server import Gateway
         websocket_unmask.install()
+        websocket_limits.install()
         gateway = Gateway(config)
     except (config_module.ConfigError, TokenFileError) as e:
         log.critical("configuration error: %s", e)

@@ -123,11 +123,7 @@ class ExecutorLink:
     def _read_commands(self) -> None:
         while True:
             peer, *frames = self.command.recv_multipart()
-            try:
-                message = messages.decode(frames)
-            except messages.MessageError as e:
-                log.error("ignored a malformed message on the command socket: %s", e)
-                continue
+            message = _decode(frames, "command")
             if isinstance(message, messages.Hello):
                 self._hello(peer, message)
             elif isinstance(message, messages.Request):
@@ -164,11 +160,7 @@ class ExecutorLink:
             self._handle_callback(frames)
 
     def _handle_callback(self, frames: List[bytes]) -> None:
-        try:
-            message = messages.decode(frames)
-        except messages.MessageError as e:
-            log.error("ignored a malformed message on the callback socket: %s", e)
-            return
+        message = _decode(frames, "callback")
         if isinstance(message, messages.Push):
             self.on_push(message.event, message.data)
         elif isinstance(message, messages.Reply):
@@ -202,3 +194,12 @@ class ExecutorLink:
         for owner, done in list(self._pending.values()):
             if owner == instance and not done.ready():
                 done.send(protocol.error(message))
+
+
+def _decode(frames: List[bytes], channel: str) -> Optional[messages.Message]:
+    """The message, or None (logged) if the frames are malformed."""
+    try:
+        return messages.decode(frames)
+    except messages.MessageError as e:
+        log.error("ignored a malformed message on the %s socket: %s", channel, e)
+        return None

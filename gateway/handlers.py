@@ -83,7 +83,11 @@ class Handlers:
 
     # -- connections --------------------------------------------------------------------
 
-    def connect(self, sid: str, environ: Dict[str, Any], auth: Any = None) -> None:
+    def connect(self, sid: str, environ: Any = None, auth: Any = None) -> Optional[Ack]:
+        if self.sessions.role(sid) is not None:
+            # An admitted client sent an *event* named "connect": python-socketio routes it
+            # here; it must not re-admit anyone.
+            return self.unknown("connect", sid)
         client, evicted = self.sessions.admit(sid, environ, auth)
         if evicted is not None:
             self.relay.send(evicted.sid, protocol.SESSION_TAKEN, {
@@ -95,19 +99,25 @@ class Handlers:
         self.relay.add(sid).put(protocol.SERVER_INFO, self.server_info(client))
         log.info("%s %s connected", client.role, client.address)
         self.on_clients_changed()
+        return None
 
     def _evict(self, sid: str) -> None:
         self.relay.flush(sid)        # session_taken reaches the evicted client first
         self.sio.disconnect(sid)
 
-    def disconnect(self, sid: str, *reason: Any) -> None:
+    def disconnect(self, sid: str, *reason: Any) -> Optional[Ack]:
+        if self.sio.manager.is_connected(sid, "/"):
+            # An *event* named "disconnect" from a live client (at a real disconnect the
+            # library has already marked the client as leaving).
+            return self.unknown("disconnect", sid)
         self.relay.remove(sid)
         client = self.sessions.leave(sid)
         self.on_clients_changed()
-        if client is None:
-            return
-        log.info("controller %s disconnected; running the project's stop hooks", client.address)
-        self.sio.start_background_task(self._stop_hooks)
+        if client is not None:
+            log.info("controller %s disconnected; running the project's stop hooks",
+                     client.address)
+            self.sio.start_background_task(self._stop_hooks)
+        return None
 
     def _stop_hooks(self) -> None:
         try:

@@ -14,6 +14,7 @@ import eventlet.wsgi
 import socketio
 
 import shared
+from gateway import websocket_limits
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
 from gateway.push_relay import PushRelay
@@ -46,6 +47,7 @@ class Gateway:
             async_mode="eventlet", max_http_buffer_size=gw.max_message_size,
             cors_allowed_origins=gw.cors_allowed_origins, ping_interval=gw.ping_interval,
             ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
+        websocket_limits.enforce_frame_limit(self.sio.eio)
         self.app = socketio.WSGIApp(self.sio, static_files=console_files())
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
         self.relay = PushRelay(self.sio, gw.push_queue_size)

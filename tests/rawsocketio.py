@@ -12,7 +12,6 @@ import json
 import os
 import socket
 import struct
-import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 
@@ -158,7 +157,3 @@ def vm_rss(pid: int) -> int:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.monotonic()))

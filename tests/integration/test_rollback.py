@@ -255,6 +255,8 @@ def test_slow_client_memory_stays_bounded_and_drops_are_reported(client, applian
                 break
     finally:
         slow.close()
+    print("slow client: %d received, %d dropped; gateway RSS +%.1f MiB"
+          % (received, dropped, grown / 2 ** 20))
     assert received + dropped == SENT, (received, dropped)
     assert dropped > 0 and by_event == {TICK: dropped}, (received, dropped, by_event)
 
