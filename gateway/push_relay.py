@@ -84,13 +84,15 @@ class ClientQueue:
 
     def _backpressure(self) -> None:
         queue = self._engineio_queue()
-        if queue is not None and queue.qsize() > ENGINEIO_BACKLOG:
-            # Wakes when Engine.IO has written everything out; the timeout only guards against
-            # a client that vanished mid-wait, whose queue never drains.
+        if queue is None or queue.qsize() <= ENGINEIO_BACKLOG:
+            eventlet.sleep(0)   # let the websocket writers run
+            return
+        # join() wakes when Engine.IO's writer has taken everything; while it stays backed
+        # up (a stalled client) keep waiting rather than adding more. The timeout only lets
+        # the loop notice a client that left, whose queue never drains.
+        while queue.qsize() > ENGINEIO_BACKLOG and not self._closed:
             with eventlet.Timeout(1.0, False):
                 queue.join()
-        else:
-            eventlet.sleep(0)   # let the websocket writers run
 
     def _engineio_queue(self) -> Optional[Any]:
         try:
