@@ -16,13 +16,13 @@ from eventlet.event import Event
 from eventlet.green import zmq
 import zmq as plain_zmq
 
+from gateway.hub_reader import HubReader
+
 from shared import messages, protocol, sockets
 
 log = logging.getLogger(__name__)
 
 PushHandler = Callable[[str, Any], None]
-# Yield to other greenlets (the websocket writers) after this many relayed messages.
-RELAY_BATCH = 100
 
 
 class ExecutorUnavailable(Exception):
@@ -33,8 +33,12 @@ class ExecutorLink:
     def __init__(self, ipc: Any, start_timeout: float):
         self._context = zmq.Context()
         self.command = sockets.open_socket(self._context, "gateway.command", ipc)
-        self.callback = sockets.open_socket(self._context, "gateway.callback", ipc)
+        # The callback channel and its monitor are plain sockets read by the hub itself
+        # (see hub_reader): every reply and push passes here.
+        self._plain_context = plain_zmq.Context()
+        self.callback = sockets.open_socket(self._plain_context, "gateway.callback", ipc)
         self._monitor = sockets.peer_events(self.callback)
+        self._connected = 0
         self._start_timeout = start_timeout
         self._ids = itertools.count(1)
         self._pending: Dict[int, Tuple[str, Event]] = {}
@@ -48,8 +52,8 @@ class ExecutorLink:
 
     def start(self) -> None:
         eventlet.spawn(self._read_commands)
-        eventlet.spawn(self._read_callbacks)
-        eventlet.spawn(self._read_monitor)
+        self._callbacks = HubReader(self.callback, self._handle_callback)
+        HubReader(self._monitor, self._peer_event)
 
     # -- requests ---------------------------------------------------------------------
 
@@ -141,24 +145,6 @@ class ExecutorLink:
         self._arrived = Event()
         self.on_executor_change()
 
-    def _read_callbacks(self) -> None:
-        count = 0
-        while True:
-            self._handle_callback(self.callback.recv_multipart())
-            count += 1
-            if count % RELAY_BATCH == 0:
-                eventlet.sleep(0)    # a burst of pushes must not starve the websocket writers
-
-    def _drain_callbacks(self) -> None:
-        """Handle what has already arrived. ZeroMQ queues a peer's messages before it reports
-        the peer's disconnection, so a reply sent just before exiting is read here first."""
-        while True:
-            try:
-                frames = self.callback.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            self._handle_callback(frames)
-
     def _handle_callback(self, frames: List[bytes]) -> None:
         message = _decode(frames, "callback")
         if isinstance(message, messages.Push):
@@ -168,19 +154,19 @@ class ExecutorLink:
             if waiter is not None and not waiter[1].ready():
                 waiter[1].send(message.as_ack())
 
-    def _read_monitor(self) -> None:
-        connected = 0
-        while True:
-            event = sockets.read_peer_event(self._monitor)
-            if event == zmq.EVENT_ACCEPTED:
-                connected += 1
-            elif event == zmq.EVENT_DISCONNECTED:
-                connected = max(0, connected - 1)
-                # With another executor already connected, the one that left is the old one,
-                # whose calls its successor's Hello has failed already.
-                if connected == 0 and self.instance is not None:
-                    self._drain_callbacks()
-                    self._lost(self.instance)
+    def _peer_event(self, frames: List[bytes]) -> None:
+        event = sockets.peer_event_number(frames)
+        if event == zmq.EVENT_ACCEPTED:
+            self._connected += 1
+        elif event == zmq.EVENT_DISCONNECTED:
+            self._connected = max(0, self._connected - 1)
+            # With another executor already connected, the one that left is the old one,
+            # whose calls its successor's Hello has failed already.
+            if self._connected == 0 and self.instance is not None:
+                # ZeroMQ queues a peer's messages before it reports the disconnection, so
+                # a reply sent just before the executor exited is handled first.
+                self._callbacks.drain()
+                self._lost(self.instance)
 
     def _lost(self, instance: bytes) -> None:
         if self.instance == instance:

@@ -63,11 +63,15 @@ class ClientQueue:
         while True:
             self._wake.wait()
             self._wake = Event()
+            first = True
             while self._events and not self._closed:
                 event, data = self._events.popleft()
                 self._sio.emit(event, data, to=self.sid)
                 sent += 1
-                if sent % RELAY_BATCH == 0:
+                if first:
+                    first = False
+                    eventlet.sleep(0)    # the first event of a burst is written at once
+                elif sent % RELAY_BATCH == 0:
                     self._report_drops()
                     self._backpressure()
             if self._closed:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import zmq
 
@@ -71,5 +71,9 @@ def peer_events(sock: zmq.Socket) -> zmq.Socket:
 
 def read_peer_event(monitor: zmq.Socket) -> int:
     """Receive one monitor event and return its zmq.EVENT_* number."""
-    frames = monitor.recv_multipart()
+    return peer_event_number(monitor.recv_multipart())
+
+
+def peer_event_number(frames: List[bytes]) -> int:
+    """The zmq.EVENT_* number of a monitor message."""
     return int.from_bytes(frames[0][:2], "little")

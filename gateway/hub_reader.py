@@ -1,0 +1,52 @@
+"""Reading a plain ZeroMQ socket from eventlet's hub itself.
+
+A green socket needs a greenlet blocked in ``recv``, and every message then costs a hub
+wake-up plus two greenlet switches. For the callback channel (every reply and every push)
+the hub calls ``drain`` directly when the socket's fd signals, and ``drain`` handles what has
+arrived, RELAY_BATCH messages at a time. ZeroMQ's fd is edge-like: it will not signal again
+for messages already queued, so a full batch schedules the next drain itself, after the other
+greenlets (the websocket writers) have had their turn.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, List
+
+import eventlet.hubs
+import zmq
+
+log = logging.getLogger(__name__)
+
+RELAY_BATCH = 100
+
+
+class HubReader:
+    def __init__(self, sock: zmq.Socket, handle: Callable[[List[bytes]], None],
+                 batch: int = RELAY_BATCH):
+        self._sock, self._handle, self._batch = sock, handle, batch
+        self._hub = eventlet.hubs.get_hub()
+        self._scheduled = False
+        self._listener = self._hub.add(self._hub.READ, sock.getsockopt(zmq.FD),
+                                       lambda fd: self.drain(), lambda exc: None, lambda: None)
+
+    def drain(self) -> None:
+        """Handle up to one batch of what has arrived; never blocks."""
+        for _ in range(self._batch):
+            try:
+                frames = self._sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self._handle(frames)
+            except Exception:    # runs in the hub: an error must not stop the reading
+                log.exception("error handling a message")
+        if not self._scheduled:
+            self._scheduled = True
+            self._hub.schedule_call_global(0, self._continue)
+
+    def _continue(self) -> None:
+        self._scheduled = False
+        self.drain()
+
+    def close(self) -> None:
+        self._hub.remove(self._listener)
