@@ -28,6 +28,8 @@ class HubReader:
         self._scheduled = False
         self._listener = self._hub.add(self._hub.READ, sock.getsockopt(zmq.FD),
                                        lambda fd: self.drain(), lambda exc: None, lambda: None)
+        # What arrived before the listener existed will not make the fd signal again.
+        self._schedule()
 
     def drain(self) -> None:
         """Handle up to one batch of what has arrived; never blocks."""
@@ -40,6 +42,9 @@ class HubReader:
                 self._handle(frames)
             except Exception:    # runs in the hub: an error must not stop the reading
                 log.exception("error handling a message")
+        self._schedule()
+
+    def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
             self._hub.schedule_call_global(0, self._continue)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import struct
-import subprocess
 import threading
 import time
 import zipfile
@@ -18,6 +17,7 @@ from shared import protocol
 from tests.appliance import Appliance, b64, wait_for, zip_files
 from tests.integration.conftest import call, project_snapshot, record, upload
 from tests.rawsocketio import RawSocketIO, vm_rss
+from tests.tmpfs import mounted_tmpfs
 
 ROLLBACK = {"crash_limit": 3, "crash_window": 60}
 NOTE = "note: the project was rolled back"
@@ -163,18 +163,12 @@ def test_corrupted_current_at_start_is_replaced(client, appliance, damage):
 @pytest.fixture
 def small_disk(tmp_path):
     """An appliance whose projects_dir is a 4 MiB tmpfs."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    projects = tmp_path / "projects"
-    projects.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(projects)],
-                   check=True)
-    app = Appliance(tmp_path)
-    try:
-        yield app.start()
-    finally:
-        app.stop()
-        subprocess.run(["umount", "-l", str(projects)], check=False)
+    with mounted_tmpfs(tmp_path / "projects", "size=4m", lazy=True):
+        app = Appliance(tmp_path)
+        try:
+            yield app.start()
+        finally:
+            app.stop()
 
 
 def test_disk_full_during_an_update(small_disk):

@@ -1,14 +1,11 @@
-"""Unit tests for executor.project_store: layout, installs, the swap, and start-up repairs."""
+"""Unit tests for executor.project_store: layout, installs, the swap, and start-up repairs.
+
+The last good project and roll-back are in test_project_rollback.py; the shared fixtures
+and helpers in conftest.py."""
 from __future__ import annotations
 
-import errno
-import hashlib
-import io
-import logging
 import os
 import re
-import subprocess
-import zipfile
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -16,69 +13,19 @@ import pytest
 
 from executor.project_store import ProjectInfo, ProjectStore, StoreError
 from executor.release_manifest import MANIFEST_NAME
-from executor.zip_archive import ArchiveError, ArchiveLimits
+from executor.zip_archive import ArchiveError
+from tests.tmpfs import mounted_tmpfs
+from tests.unit.conftest import (DEFAULT_FILES, LIMITS, MiB, assert_reseeded, expected_hash,
+                                 make_zip, releases, write_tree)
 
-MiB = 1024 * 1024
-LIMITS = ArchiveLimits(max_total_size=10 * MiB, max_files=100)
-DEFAULT_FILES = {"main.py": b"print('default')\n", "lib/helper.py": b"HELP = 1\n"}
 UPLOAD_FILES = {"main.py": b"print('uploaded')\n", "gait.py": b"STEPS = 4\n"}
 RELEASE_ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{12}-[0-9a-f]{4}$")
-
-
-def make_zip(files: Dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def write_tree(root: Path, files: Dict[str, bytes]) -> None:
-    for relative, data in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
 
 
 def tree(root: Path) -> Dict[str, bytes]:
     """Every regular file under root (manifest included), by relative path."""
     return {path.relative_to(root).as_posix(): path.read_bytes()
             for path in sorted(root.rglob("*")) if path.is_file()}
-
-
-def expected_hash(files: Dict[str, bytes]) -> str:
-    """The project hash exactly as the manifest format defines it, computed independently."""
-    lines = sorted("%s  %s\n" % (hashlib.sha256(data).hexdigest(), name)
-                   for name, data in files.items())
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
-
-
-def releases(projects: Path) -> Dict[str, Path]:
-    return {path.name: path for path in (projects / "releases").iterdir()}
-
-
-@pytest.fixture
-def bundled(tmp_path: Path) -> Path:
-    root = tmp_path / "bundled"
-    write_tree(root, DEFAULT_FILES)
-    write_tree(root, {"__pycache__/main.cpython-311.pyc": b"stale"})
-    return root
-
-
-@pytest.fixture
-def projects(tmp_path: Path) -> Path:
-    return tmp_path / "projects"
-
-
-@pytest.fixture
-def store(projects: Path, bundled: Path) -> ProjectStore:
-    return ProjectStore(projects, bundled)
-
-
-@pytest.fixture
-def prepared(store: ProjectStore) -> ProjectStore:
-    store.prepare()
-    return store
 
 
 def snapshot(store: ProjectStore) -> tuple:
@@ -169,14 +116,6 @@ def test_reseed_from_default(prepared: ProjectStore) -> None:
 
 
 # --- start-up repairs ---------------------------------------------------------------------
-
-
-def assert_reseeded(store: ProjectStore, caplog: pytest.LogCaptureFixture, reason: str) -> None:
-    with caplog.at_level(logging.WARNING, logger="executor.project_store"):
-        info = store.prepare()
-    assert info.origin == "default" and info.sha256 == expected_hash(DEFAULT_FILES)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("re-seeding" in text and reason in text for text in warnings), warnings
 
 
 def test_leftovers_of_an_interrupted_swap_are_removed(
@@ -298,157 +237,14 @@ def test_prepare_prunes_releases_other_than_current_and_previous(
     assert set(releases(projects)) == {first.path.name, second.path.name}
 
 
-# --- the last good project and roll-back ----------------------------------------------------
-
-
-def install(store: ProjectStore, main: bytes) -> ProjectInfo:
-    return store.install_upload(make_zip({"main.py": main}), LIMITS)
-
-
-def test_mark_good_points_last_good_at_current_once(prepared: ProjectStore,
-                                                    projects: Path) -> None:
-    assert prepared.last_good_info() is None
-    upload = install(prepared, b"A")
-    assert prepared.current_release_id() == upload.path.name
-    assert prepared.mark_good() == upload == prepared.last_good_info()
-    link = projects / "last_good"
-    assert os.readlink(str(link)) == "releases/" + upload.path.name
-    inode = os.lstat(str(link)).st_ino  # a flip would replace the link with a new one
-    assert prepared.mark_good() == upload and os.lstat(str(link)).st_ino == inode
-
-
-def test_mark_good_refuses_a_tampered_current(prepared: ProjectStore) -> None:
-    good = prepared.mark_good()
-    install(prepared, b"A")
-    (prepared.current_dir / "main.py").write_bytes(b"B")
-    with pytest.raises(StoreError, match="cannot mark the current project good: file 'main.py'"):
-        prepared.mark_good()
-    assert prepared.last_good_info() == good
-
-
-@pytest.mark.parametrize("operation", ["mark_good", "current_release_id"])
-def test_without_current_is_a_store_error(store: ProjectStore, operation: str) -> None:
-    with pytest.raises(StoreError, match="no current project"):
-        getattr(store, operation)()
-
-
-def test_last_good_without_manifest_is_none(prepared: ProjectStore) -> None:
-    good = prepared.mark_good()
-    install(prepared, b"A")
-    (good.path / MANIFEST_NAME).unlink()
-    assert prepared.last_good_info() is None
-
-
-def test_rollback_flips_to_last_good_and_keeps_the_abandoned_as_previous(
-        prepared: ProjectStore) -> None:
-    good = install(prepared, b"A")
-    prepared.mark_good()
-    bad = install(prepared, b"B")
-    assert prepared.rollback() == good == prepared.current_info() == prepared.last_good_info()
-    assert prepared.previous_info() == bad
-
-
-@pytest.mark.parametrize("last_good, reason", [
-    (None, "there is no last good project"),
-    ("abandoned", "is the one being replaced"),
-    ("tampered", "the last good project is unusable: file 'main.py' of release"),
-])
-def test_rollback_without_a_usable_last_good_reseeds(
-        prepared: ProjectStore, caplog, last_good: str, reason: str) -> None:
-    seeded = install(prepared, b"A")
-    if last_good == "tampered":
-        prepared.mark_good()
-    bad = install(prepared, b"B")
-    if last_good == "abandoned":
-        prepared.mark_good()
-    (seeded.path / "main.py").write_bytes(b"X")
-    with caplog.at_level(logging.WARNING, logger="executor.project_store"):
-        info = prepared.rollback()
-    assert (info.origin, info.sha256) == ("default", expected_hash(DEFAULT_FILES))
-    assert prepared.current_info() == info and prepared.previous_info() == bad
-    assert "re-seeding" in caplog.text and reason in caplog.text
-
-
-def test_a_failed_rollback_keeps_the_last_good_release(
-        prepared: ProjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    good = install(prepared, b"A")
-    prepared.mark_good()
-    bad = install(prepared, b"B")
-    real_symlink = os.symlink
-
-    def fail_to_flip_current(target: str, link: str) -> None:
-        if link.endswith("current.new"):
-            raise OSError(errno.EIO, "Input/output error")
-        real_symlink(target, link)
-
-    monkeypatch.setattr(os, "symlink", fail_to_flip_current)
-    with pytest.raises(StoreError, match="while rolling back the project"):
-        prepared.rollback()
-    monkeypatch.undo()
-    assert prepared.current_info() == bad and prepared.last_good_info() == good
-    assert prepared.rollback() == good
-
-
-def test_pruning_keeps_the_last_good_release(prepared: ProjectStore, projects: Path) -> None:
-    good = install(prepared, b"A")
-    prepared.mark_good()
-    later = [install(prepared, data) for data in (b"B", b"C", b"D")]
-    prepared.prepare()
-    assert set(releases(projects)) == {good.path.name, later[1].path.name, later[2].path.name}
-
-
-@pytest.mark.parametrize("damage, reason", [
-    (lambda current: (current / MANIFEST_NAME).unlink(), "manifest of release"),
-    (lambda current: current.unlink(), "it is missing"),
-])
-def test_prepare_replaces_a_broken_current_with_the_last_good(
-        prepared: ProjectStore, caplog, damage, reason: str) -> None:
-    good = install(prepared, b"A")
-    prepared.mark_good()
-    broken = install(prepared, b"B")
-    damage(prepared.current_dir)
-    with caplog.at_level(logging.WARNING, logger="executor.project_store"):
-        assert prepared.prepare() == good
-    expected = "replacing the current project with the last good project %s" % good.path.name
-    assert expected in caplog.text and reason in caplog.text
-    assert not broken.path.exists()  # never offered back as `previous`
-
-
-@pytest.mark.parametrize("marked, reason", [
-    ("A", "the last good project is unusable: file 'main.py'"),
-    ("B", "is the one being replaced"),
-])
-def test_prepare_reseeds_when_the_last_good_is_no_better(
-        prepared: ProjectStore, caplog, marked: str, reason: str) -> None:
-    good = install(prepared, b"A")
-    if marked == "A":
-        prepared.mark_good()
-    install(prepared, b"B")
-    if marked == "B":
-        prepared.mark_good()
-    (good.path / "main.py").write_bytes(b"X")
-    (prepared.current_dir / "main.py").write_bytes(b"Y")
-    assert_reseeded(prepared, caplog, reason)
-
-
 # --- disk full ----------------------------------------------------------------------------
 
 
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs, to get a real ENOSPC; skipped where mounting is impossible."""
-    mount_point = tmp_path / "small"
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a 1 MiB tmpfs for a real ENOSPC")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: %s" % result.stdout.decode(errors="replace"))
-    try:
+    with mounted_tmpfs(tmp_path / "small", "size=1m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
 
 
 def test_disk_full_upload_is_a_store_error_and_current_survives(

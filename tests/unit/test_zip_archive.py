@@ -6,7 +6,6 @@ import io
 import os
 import stat
 import struct
-import subprocess
 import uuid
 import zipfile
 from pathlib import Path
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from executor import zip_archive
 from executor.zip_archive import ArchiveError, ArchiveLimits, extract_project
+from tests.tmpfs import mounted_tmpfs
 
 MiB = 1024 * 1024
 LIMITS = ArchiveLimits(max_total_size=10 * MiB, max_files=100)
@@ -296,29 +296,16 @@ def test_stream_meter_stops_bytes_beyond_the_declared_sizes(tmp_path: Path) -> N
 # --- disk full ----------------------------------------------------------------------------
 
 
-def mount_tmpfs(mount_point: Path, options: str) -> Iterator[Path]:
-    """Mount a tmpfs for a real ENOSPC/EROFS; skip where mounting is impossible."""
-    mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a tmpfs for a real ENOSPC/EROFS")
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount_point)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here: %s" % result.stdout.decode(errors="replace"))
-    try:
-        yield mount_point
-    finally:
-        subprocess.run(["umount", str(mount_point)], check=True)
-
-
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    yield from mount_tmpfs(tmp_path / "small", "size=1m")
+    with mounted_tmpfs(tmp_path / "small", "size=1m") as mount_point:
+        yield mount_point
 
 
 @pytest.fixture
 def readonly_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    yield from mount_tmpfs(tmp_path / "readonly", "ro,size=1m")
+    with mounted_tmpfs(tmp_path / "readonly", "ro,size=1m") as mount_point:
+        yield mount_point
 
 
 def test_other_write_errors_name_the_errno(readonly_tmpfs: Path) -> None:
