@@ -131,3 +131,24 @@ def test_death_of_the_calling_method_itself_is_an_error(client, appliance):
     assert time.monotonic() - started < 5.0
     assert reply["status"] == "error" and "executor" in reply["message"], reply
     assert call(client, None, "ping")["data"] == "pong"
+
+
+def test_death_is_detected_without_waiting_for_the_restart(client, appliance):
+    """The gateway sees the executor die from its socket, not from its successor's Hello:
+    with the supervisor frozen (no restart, as during a crash back-off), a call in flight
+    still fails within seconds."""
+    ok(upload(client, "outputbot"))
+    replies = []
+    emit_timed(client, process(None, "slow", [30]), replies)
+    appliance.wait_log("slow call started")        # the call is running in the executor
+    supervisor = appliance.process.pid
+    os.kill(supervisor, signal.SIGSTOP)
+    try:
+        os.kill(appliance.executor_pid(), signal.SIGKILL)
+        wait_for(lambda: replies, 10, "the reply to the call in flight")
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    elapsed, reply = replies[0]
+    assert reply["status"] == "error"
+    assert "exited during the call" in reply["message"], reply
+    assert elapsed < 15
