@@ -30,6 +30,7 @@ log = logging.getLogger("executor.default_watch")
 
 DEBOUNCE = 1.0          # seconds of quiet after the last file event before acting
 REPLY_TIMEOUT = 60.0    # the executor restarts in between; give it time
+OBSERVER_TIMEOUT = 60.0
 
 
 def tree_hash(root: Path) -> str:
@@ -78,7 +79,9 @@ class DefaultWatch:
                     changes.put(event.src_path)
 
         self.default_dir.parent.mkdir(parents=True, exist_ok=True)
-        observer = Observer()
+        # The observer's threads wake every `timeout` seconds only to check whether they
+        # should stop (events wake them at once); the default of 1 s costs idle CPU.
+        observer = Observer(timeout=OBSERVER_TIMEOUT)
         # Watch the parent: default/ may be replaced as a whole (a package upgrade).
         observer.schedule(Handler(), str(self.default_dir.parent), recursive=True)
         observer.start()

@@ -9,6 +9,9 @@ import socketio
 
 from tests.appliance import FIXTURES, Appliance, b64, zip_dir
 
+# The robotctl helpers assert like a test does: give their failures pytest's details too.
+pytest.register_assert_rewrite("tests.integration.cli_helpers")
+
 
 @pytest.fixture
 def appliance(tmp_path, request) -> Iterator[Appliance]:

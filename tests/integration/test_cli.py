@@ -16,7 +16,7 @@ import pytest
 
 from gateway.cli import commands
 from tests.appliance import FIXTURES, REPO, Appliance, free_port, wait_for
-from tests.integration.cli_helpers import command, cli_env, json_of, ok, robotctl, run_until_free
+from tests.integration.cli_helpers import cli_env, command, json_of, ok, robotctl, run_until_free
 from tests.integration.conftest import upload as raw_update
 
 TOKEN = "s3cret-token-for-tests"
