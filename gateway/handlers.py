@@ -227,6 +227,7 @@ class Handlers:
     def upload_commit(self, sid: str, payload: Any = None) -> Ack:
         return self._install(*self.uploads.commit())
 
-    def unknown(self, event: str, sid: str, *payload: Any) -> Ack:
+    def unknown(self, event: str, *sid_and_payload: Any) -> Ack:
+        # Also reached directly (an event literally named "*"), with fewer arguments.
         return protocol.error("unknown event %r; the events are: %s"
                               % (event, ", ".join(protocol.CLIENT_EVENTS)))

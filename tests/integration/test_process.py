@@ -103,3 +103,8 @@ def test_malformed_payloads_get_error_replies(client):
         assert set(reply) == {"status", "message", "data"}
     reply = client.call("no_such_event", {"a": 1})
     assert reply["status"] == "error" and "unknown event" in reply["message"]
+    # python-socketio dispatches an event literally named "*" to the catch-all handler
+    # itself, with fewer arguments
+    for args in ((), ({"a": 1},)):
+        reply = client.call("*", *args)
+        assert reply["status"] == "error" and "unknown event" in reply["message"], args
