@@ -29,8 +29,8 @@ from typing import Iterator, Optional
 from executor.release_manifest import (
     ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
     fsync_path, hash_files, read_info, verify_release, write_manifest)
-from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME
-from executor.zip_archive import ArchiveError, ArchiveLimits, extract_project
+from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME, ArchiveError
+from executor.zip_archive import ArchiveLimits, extract_project
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,7 @@ class StoreError(Exception):
 
 
 class ProjectStore:
-    """The projects directory. Not meant to be shared between processes; within one
-    process, installs are serialised by a lock."""
+    """The projects directory, owned by one process; installs are serialised by a lock."""
 
     def __init__(self, projects_dir: Path, bundled_default: Path) -> None:
         self._root = Path(projects_dir)
@@ -374,9 +373,6 @@ def _new_release_id(project_sha256: str) -> str:
     return "%s-%s-%s" % (stamp, project_sha256[:12], os.urandom(2).hex())
 
 
-# --- filesystem helpers ------------------------------------------------------------------
-
-
 def _temp_link_path(link: Path) -> Path:
     return link.with_name(link.name + ".new")
 
@@ -395,14 +391,10 @@ def _os_errors_reported(doing: str) -> Iterator[None]:
     a full or read-only disk is the robot's problem, not the upload's."""
     try:
         yield
-    except ArchiveError as exc:
-        cause = exc.__cause__
+    except (ArchiveError, OSError) as exc:
+        cause = exc.__cause__ if isinstance(exc, ArchiveError) else exc
         if not isinstance(cause, OSError):
             raise
         if cause.errno in _DISK_FULL_ERRNOS:
             raise StoreError("disk full while %s: %s" % (doing, cause.strerror)) from exc
-        raise StoreError("error while %s: %s" % (doing, exc)) from exc
-    except OSError as exc:
-        if exc.errno in _DISK_FULL_ERRNOS:
-            raise StoreError("disk full while %s: %s" % (doing, exc.strerror)) from exc
         raise StoreError("error while %s: %s" % (doing, exc)) from exc
