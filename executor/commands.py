@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from executor import stop_hooks
 from executor.calls import Result, failed, ok
 from executor.python_runtime import CallError, LoadError
 from executor.zip_archive import ArchiveError, ArchiveLimits

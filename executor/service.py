@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional

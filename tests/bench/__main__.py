@@ -21,7 +21,7 @@ import time
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Dict, List
 
 from tests.appliance import REPO, Appliance
 from tests.bench import clients

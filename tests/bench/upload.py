@@ -8,7 +8,7 @@ import io
 import os
 import time
 import zipfile
-from typing import Any, Dict, List
+from typing import Any, List
 
 from tests.appliance import FIXTURES
 from tests.bench import clients
