@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEBIAN_PY := /usr/bin/python3
 CONSOLE_JS := gateway/console/vendor/socket.io.min.js
 
-.PHONY: run test test-unit test-integration test-browser test-debian test-system vermin deb bench soak console clean
+.PHONY: run test lint test-unit test-integration test-browser test-debian test-system vermin deb bench soak console clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ run: $(STAMP) $(CONSOLE_JS)
 	$(VPY) -m shared.devsupervisor $(if $(ROBOTCTL_CONFIG),--config $(ROBOTCTL_CONFIG),--dev)
 
 ## test: every tier that this machine can run
-test: vermin test-unit test-integration test-browser test-debian test-system
+test: lint vermin test-unit test-integration test-browser test-debian test-system
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gateway executor shared tests
 
 vermin: $(STAMP)
 	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --backport dataclasses --exclude-regex 'syntax_error/main\.py$$' --exclude-regex 'node_modules' gateway executor shared tests

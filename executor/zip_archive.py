@@ -210,9 +210,9 @@ def _format_sizes(size: int, limit: int) -> Tuple[str, str]:
 def _format_size(size: int) -> str:
     if size < 1024:
         return "%d bytes" % size
-    value = float(size)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
+    value, unit = float(size), "bytes"
+    for bigger in ("KiB", "MiB", "GiB"):
+        value, unit = value / 1024, bigger
         if value < 1024:
             break
     return "%s %s" % (("%.1f" % value).rstrip("0").rstrip("."), unit)

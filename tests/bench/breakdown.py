@@ -39,7 +39,7 @@ def _executor_alone(rounds: int) -> List[float]:
         peer, hello = router.recv_multipart()
         instance = messages.decode([hello]).instance   # type: ignore[union-attr]
         samples: List[float] = []
-        for round_ in range(rounds):
+        for _ in range(rounds):
             for i in range(WARMUP + CALLS):
                 t = time.perf_counter()
                 request = messages.Request(i, "process", CALL, instance)

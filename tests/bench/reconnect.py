@@ -37,7 +37,10 @@ def run(ctx: Any) -> List[Row]:
             ours.append(_connect_and_call(ctx.url, "process", clients.process("echo", value=1),
                                             ours_connect))
     ratio = median(ours) / median(bare)
-    return [Row("reconnect → first successful process", "%s (median of %d; connect %s)" % (ms(median(ours)), RUNS, ms(median(ours_connect))),
-                "%s bare connect + first call (connect %s)" % (ms(median(bare)), ms(median(bare_connect))), "%.2f× the bare" % ratio,
-                "≤ 1.5×", ratio <= 1.5, {"robotctl": ours, "bare": bare, "robotctl_connect": ours_connect,
-                 "bare_connect": bare_connect})]
+    return [Row(
+        "reconnect → first successful process",
+        "%s (median of %d; connect %s)" % (ms(median(ours)), RUNS, ms(median(ours_connect))),
+        "%s bare connect + first call (connect %s)" % (ms(median(bare)), ms(median(bare_connect))),
+        "%.2f× the bare" % ratio, "≤ 1.5×", ratio <= 1.5,
+        {"robotctl": ours, "bare": bare, "robotctl_connect": ours_connect,
+         "bare_connect": bare_connect})]

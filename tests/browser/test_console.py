@@ -94,7 +94,8 @@ def test_console_end_to_end(console_built, appliance, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
-    env = dict(os.environ, CONSOLE_URL=appliance.url + "/", ZIP_PATH=str(project_zip(tmp_path / "testbot.zip")),
+    env = dict(os.environ, CONSOLE_URL=appliance.url + "/",
+               ZIP_PATH=str(project_zip(tmp_path / "testbot.zip")),
                ARTIFACTS=str(ARTIFACTS), CHROMIUM=CHROMIUM)
     run = subprocess.run(["node", str(HERE / "console_e2e.mjs")], cwd=str(REPO), env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
