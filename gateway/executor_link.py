@@ -1,7 +1,8 @@
 """The gateway's side of the IPC: requests to the executor and what comes back.
 
-Runs on eventlet with green ZeroMQ sockets. Every request has an id and waits on its own
-event, so concurrent calls never queue behind each other. The link learns which executor is
+Runs on eventlet: the command socket is a green ZeroMQ socket; the callback channel (every
+reply and push) is read by the hub itself (hub_reader). Every request has an id and waits on
+its own event, so concurrent calls never queue behind each other. The link learns which executor is
 current from its Hello, and knows it is gone when its callback connection drops (socket
 monitor): every call in flight to it then fails at once, instead of waiting for a timeout.
 """
@@ -17,7 +18,6 @@ from eventlet.green import zmq
 import zmq as plain_zmq
 
 from gateway.hub_reader import HubReader
-
 from shared import messages, protocol, sockets
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class ExecutorLink:
         """Send on the command socket without waking its reader for nothing.
 
         eventlet's green send wakes the greenlet blocked in recv after every send, which then
-        finds nothing and blocks again: a third of a call's cost in the gateway. A ROUTER send
+        finds nothing and blocks again: two greenlet switches per call for nothing. A ROUTER send
         does not block, so send without the green wrapper, then wake the reader only if the
         send processed an incoming message (what getsockopt(EVENTS) on a green socket does).
         """
@@ -165,7 +165,7 @@ class ExecutorLink:
             if self._connected == 0 and self.instance is not None:
                 # ZeroMQ queues a peer's messages before it reports the disconnection, so
                 # a reply sent just before the executor exited is handled first.
-                self._callbacks.drain()
+                self._callbacks.drain_all()
                 self._lost(self.instance)
 
     def _lost(self, instance: bytes) -> None:

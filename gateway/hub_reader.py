@@ -33,16 +33,26 @@ class HubReader:
 
     def drain(self) -> None:
         """Handle up to one batch of what has arrived; never blocks."""
-        for _ in range(self._batch):
+        if self._receive(self._batch):
+            self._schedule()
+
+    def drain_all(self) -> None:
+        """Handle everything that has arrived, now."""
+        while self._receive(self._batch):
+            pass
+
+    def _receive(self, limit: int) -> bool:
+        """Handle up to ``limit`` messages; True if there may be more."""
+        for _ in range(limit):
             try:
                 frames = self._sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                return False
             try:
                 self._handle(frames)
             except Exception:    # runs in the hub: an error must not stop the reading
                 log.exception("error handling a message")
-        self._schedule()
+        return True
 
     def _schedule(self) -> None:
         if not self._scheduled:
