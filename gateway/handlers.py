@@ -93,7 +93,6 @@ class Handlers:
             self.relay.send(evicted.sid, protocol.SESSION_TAKEN, {
                 "by": client.address, "time": client.describe()["since"]})
             self.sio.start_background_task(self._evict, evicted.sid)
-        self.sio.enter_room(sid, "clients")
         # Queued, not emitted: the client's writer runs after the CONNECT packet is sent
         # (python-socketio 5.7.2 would send an emit made here before CONNECT).
         self.relay.add(sid).put(protocol.SERVER_INFO, self.server_info(client))
