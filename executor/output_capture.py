@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from shared import protocol
 
@@ -43,11 +43,6 @@ class RateLimit:
     def take_dropped(self) -> int:
         dropped, self.dropped = self.dropped, 0
         return dropped
-
-
-def original_stderr() -> int:
-    """A duplicate of fd 2 as it was before capture, for the executor's own logging."""
-    return os.dup(2)
 
 
 class StreamCapture:
@@ -96,9 +91,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def capture(push: SystemPush) -> Optional[RateLimit]:
+def capture(push: SystemPush) -> None:
     """Start capturing fds 1 and 2; both streams share one rate limit."""
     limit = RateLimit(LINES_PER_SECOND)
     for fd, stream in ((1, "stdout"), (2, "stderr")):
         StreamCapture(fd, stream, push, limit)
-    return limit

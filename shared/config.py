@@ -10,7 +10,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import yaml
 
@@ -161,7 +161,3 @@ def path_from_args(args: argparse.Namespace) -> str:
         return str(DEV_PATH)
     return os.environ.get(ENV_VAR) or DEFAULT_PATH
 
-
-def split_ipc(address: str) -> Tuple[str, Path]:
-    """``ipc:///run/x.ipc`` -> ("ipc:///run/x.ipc", Path("/run/x.ipc"))."""
-    return address, Path(address[len("ipc://"):])
