@@ -49,14 +49,21 @@ def start(service: "ExecutorService", request: messages.Request) -> Result:
     return ok(message, data)
 
 
+def _load_on_first_use(service: "ExecutorService", request: messages.Request) -> Optional[Result]:
+    """Load the project if it is not loaded yet; the failed start's Result if it cannot be."""
+    if service.project.loaded:
+        return None
+    result = start(service, request)
+    return result if result.status != "success" else None
+
+
 def process(service: "ExecutorService", request: messages.Request) -> Result:
     """Call ``object.method(args)`` on the project, loading it first if needed."""
     args = request.args
     obj, method, call_args = args.get("object"), args["method"], args.get("args")
-    if not service.project.loaded:
-        result = start(service, request)
-        if result.status != "success":
-            return result
+    refused = _load_on_first_use(service, request)
+    if refused is not None:
+        return refused
     try:
         function = service.project.resolve(obj, method)
     except CallError as e:
@@ -72,10 +79,9 @@ def process(service: "ExecutorService", request: messages.Request) -> Result:
 
 def describe(service: "ExecutorService", request: messages.Request) -> Result:
     """The loaded project's objects and methods (loading it first if needed)."""
-    if not service.project.loaded:
-        result = start(service, request)
-        if result.status != "success":
-            return result
+    refused = _load_on_first_use(service, request)
+    if refused is not None:
+        return refused
     data = dict(service.project.describe(), project=service.project_info())
     return ok("project description", data)
 

@@ -25,6 +25,7 @@ from shared import config as config_module
 from shared import logsetup, messages, sockets
 from shared.digest import sha256
 from shared.systemd_notify import Notifier
+from shared.timeouts import earliest
 
 log = logging.getLogger("executor.default_watch")
 
@@ -93,7 +94,7 @@ class DefaultWatch:
         log.info("watching %s for changes", self.default_dir)
         settle_at: Optional[float] = None
         while True:
-            timeout = _min(self.notifier.seconds_to_next_ping(),
+            timeout = earliest(self.notifier.seconds_to_next_ping(),
                            None if settle_at is None else max(0.0, settle_at - time.monotonic()))
             try:
                 path = self.changes.get(timeout=timeout)
@@ -136,10 +137,6 @@ class DefaultWatch:
         reply = messages.decode(self._socket.recv_multipart())
         return getattr(reply, "message", "unexpected answer %r" % (reply,))
 
-
-def _min(*values: Optional[float]) -> Optional[float]:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 
 
 def main() -> int:

@@ -33,10 +33,13 @@ def describe_module(module: ModuleType, project_dir: Path) -> Dict[str, Any]:
 
 def _defined_in(module_name: str, project_dir: Path) -> bool:
     source = getattr(sys.modules.get(module_name), "__file__", None)
-    if not source:
-        return False
+    return bool(source) and inside(source, project_dir)
+
+
+def inside(filename: str, directory: Path) -> bool:
+    """Is ``filename`` within ``directory`` (the user's project)?"""
     try:
-        return os.path.commonpath([os.path.abspath(source), str(project_dir)]) == str(project_dir)
+        return os.path.commonpath([os.path.abspath(filename), str(directory)]) == str(directory)
     except ValueError:
         return False
 
@@ -47,7 +50,7 @@ def describe_object(name: str, value: Any) -> Dict[str, Any]:
     for attr in sorted(dir(cls)):
         if attr.startswith("_"):
             continue
-        function = _plain_function(inspect.getattr_static(value, attr, None))
+        function = plain_function(inspect.getattr_static(value, attr, None))
         if function is not None:
             bound = not isinstance(inspect.getattr_static(cls, attr, None), staticmethod)
             methods.append(describe_callable(attr, function, bound=bound))
@@ -55,7 +58,9 @@ def describe_object(name: str, value: Any) -> Dict[str, Any]:
             "methods": methods}
 
 
-def _plain_function(attr: Any) -> Optional[Callable[..., Any]]:
+def plain_function(attr: Any) -> Optional[Callable[..., Any]]:
+    """The function behind a class attribute found with getattr_static, or None for
+    anything else (a property, data): calling this runs no user code."""
     if isinstance(attr, (staticmethod, classmethod)):
         return attr.__func__
     return attr if inspect.isfunction(attr) else None

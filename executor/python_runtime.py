@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from executor.introspection import describe_module, inside, plain_function
+
 log = logging.getLogger(__name__)
 
 PushFunction = Callable[[str, Any], None]
@@ -44,7 +46,7 @@ def describe_exception(exc: BaseException, project_dir: Path) -> Tuple[str, Dict
         where = (exc.filename, exc.lineno or 0)
     else:
         for frame in traceback.extract_tb(exc.__traceback__):
-            if _inside(frame.filename, project_dir):
+            if inside(frame.filename, project_dir):
                 where = (frame.filename, frame.lineno or 0)
     text = "%s: %s" % (type(exc).__name__, exc.msg if isinstance(exc, SyntaxError) else exc)
     details: Dict[str, Any] = {"type": type(exc).__name__, "file": None, "line": None}
@@ -61,16 +63,9 @@ def _user_frames(tb: Optional[TracebackType], project_dir: Path) -> Optional[Tra
     """The traceback from the first frame in the user's project on (the executor's own frames
     say nothing to the user); all of it if no frame is the user's."""
     start = tb
-    while start is not None and not _inside(start.tb_frame.f_code.co_filename, project_dir):
+    while start is not None and not inside(start.tb_frame.f_code.co_filename, project_dir):
         start = start.tb_next
     return start or tb
-
-
-def _inside(filename: str, directory: Path) -> bool:
-    try:
-        return os.path.commonpath([os.path.abspath(filename), str(directory)]) == str(directory)
-    except ValueError:
-        return False
 
 
 def stoppable_objects(namespace: Dict[str, Any]) -> List[Tuple[str, Callable[[], Any]]]:
@@ -86,8 +81,7 @@ def stoppable_objects(namespace: Dict[str, Any]) -> List[Tuple[str, Callable[[],
             continue
         if inspect.ismodule(value) or inspect.isclass(value) or inspect.isroutine(value):
             continue
-        static = inspect.getattr_static(value, "stop", None)
-        if not (inspect.isfunction(static) or isinstance(static, (staticmethod, classmethod))):
+        if plain_function(inspect.getattr_static(value, "stop", None)) is None:
             continue     # absent, or a property / data that must not be evaluated
         method = getattr(value, "stop", None)
         if callable(method):
@@ -169,7 +163,6 @@ class PythonProject:
         return stoppable_objects(vars(self._module)) if self._module is not None else []
 
     def describe(self) -> Dict[str, Any]:
-        from executor.introspection import describe_module
         assert self._module is not None
         return describe_module(self._module, self.path)
 

@@ -25,6 +25,7 @@ from executor.worker_pool import WorkerPool
 from shared import messages, protocol, sockets
 from shared.config import Config
 from shared.systemd_notify import Notifier
+from shared.timeouts import earliest
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class ExecutorService:
         poller.register(self.monitor, zmq.POLLIN)
         poller.register(self._wake_read, zmq.POLLIN)
         while self._exit_reason is None:
-            timeout = _min(self.calls.expire(), self.notifier.seconds_to_next_ping(),
+            timeout = earliest(self.calls.expire(), self.notifier.seconds_to_next_ping(),
                            self.lifecycle.check_good())
             ready = dict(poller.poll(None if timeout is None else timeout * 1000))
             self.notifier.watchdog()
@@ -245,8 +246,4 @@ class ExecutorService:
         state = "loaded" if self.project.loaded else "not loaded"
         return "project %s (%s, %s)" % (self.info.name, self.info.origin, state)
 
-
-def _min(*values: Optional[float]) -> Optional[float]:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 

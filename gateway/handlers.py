@@ -143,13 +143,7 @@ class Handlers:
         """Tell every client that the executor (re)started, and why."""
         if self.link.hello is not None:
             for sid in self.relay.sids():
-                self.relay.send(sid, protocol.SERVER_INFO, self.server_info(self._client(sid)))
-
-    def _client(self, sid: str) -> Optional[Client]:
-        controller = self.sessions.controller
-        if controller is not None and controller.sid == sid:
-            return controller
-        return self.sessions.observers.get(sid)
+                self.relay.send(sid, protocol.SERVER_INFO, self.server_info(self.sessions.client(sid)))
 
     def peer_request(self, peer: bytes, request: Any) -> None:
         """A local service (robotctl-watch) asks for a command over the IPC socket."""

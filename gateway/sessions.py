@@ -115,10 +115,15 @@ class Sessions:
             return client
         return None
 
-    def role(self, sid: str) -> Optional[str]:
+    def client(self, sid: str) -> Optional[Client]:
+        """The admitted client ``sid``, controller or observer."""
         if self.controller is not None and self.controller.sid == sid:
-            return protocol.CONTROLLER
-        return protocol.OBSERVER if sid in self.observers else None
+            return self.controller
+        return self.observers.get(sid)
+
+    def role(self, sid: str) -> Optional[str]:
+        client = self.client(sid)
+        return client.role if client is not None else None
 
     def _authenticated(self, auth: Dict[str, Any]) -> bool:
         if self._token is None:
