@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import uuid
 import zipfile
 from contextlib import contextmanager
@@ -71,6 +72,19 @@ def test_default_project_answers_and_pushes(container: Appliance) -> None:
         wait_for(lambda: client.received["robot_state"], 30, "a pushed robot_state")
         ok(call(client, "sport_client", "StopMove"))
     assert journal_errors(container) == ""
+
+
+def test_status_lines_say_who_is_connected_and_what_runs(container: Appliance) -> None:
+    gateway = "robotctl-gateway"
+    with connected(container) as client:
+        ok(call(client, "sport_client", "GetState"))
+        wait_for(lambda: container.prop(gateway, "StatusText").startswith("controller "), 30,
+                 "the gateway's status to name the controller")
+        assert "executor up" in container.prop(gateway, "StatusText")
+        assert re.fullmatch(r"project \S+ \((default|upload), loaded\)",
+                            container.prop(EXECUTOR, "StatusText"))
+    wait_for(lambda: container.prop(gateway, "StatusText").startswith("no controller connected"),
+             30, "the gateway's status to say the controller left")
 
 
 def test_update_restarts_the_executor_through_systemd(container: Appliance) -> None:
