@@ -50,17 +50,17 @@ class EventChannel:
             frames = messages.Reply(request_id, protocol.ERROR, text, None).to_frames()
         self.send(frames)
 
-    def push(self, event: str, data: Any = None) -> None:
+    def push(self, event: str, data: Any = None, latest: bool = False) -> None:
         """``push_message`` as the project sees it. Raises ValueError/TypeError for a reserved
-        name or data JSON cannot carry, in the caller's thread."""
+        name or data JSON cannot carry, in the caller's thread. ``latest``: only the newest
+        value of this event matters to a client that cannot keep up."""
         protocol.check_push_event(event)
         try:
-            frames = messages.Push(event, data).to_frames()
+            frames = messages.Push(event, data, bool(latest)).to_frames()
         except (TypeError, ValueError) as e:
             raise TypeError("push_message(%r): data cannot be sent as JSON: %s"
                             % (event, _json_problem(e, data))) from None
         self.send(frames)
-
 
     def system_push(self, event: str, data: Any) -> None:
         """An event of the executor itself (``robotctl:`` names), which push_message refuses."""

@@ -22,7 +22,8 @@ from shared import messages, protocol, sockets
 
 log = logging.getLogger(__name__)
 
-PushHandler = Callable[[str, Any], None]
+# (event, data, latest, size): size is the message's bytes on the IPC, for byte budgets.
+PushHandler = Callable[[str, Any, bool, int], None]
 
 
 class ExecutorUnavailable(Exception):
@@ -46,7 +47,7 @@ class ExecutorLink:
         self.hello: Optional[messages.Hello] = None     # what the current executor said
         self.project: Optional[Dict[str, Any]] = None   # its project, kept up to date
         self._arrived = Event()            # fired on each Hello of a new executor
-        self.on_push: PushHandler = lambda event, data: None
+        self.on_push: PushHandler = lambda event, data, latest, size: None
         self.on_executor_change: Callable[[], None] = lambda: None
         self.on_peer_request: Callable[[bytes, messages.Request], None] = lambda peer, req: None
 
@@ -148,7 +149,8 @@ class ExecutorLink:
     def _handle_callback(self, frames: List[bytes]) -> None:
         message = _decode(frames, "callback")
         if isinstance(message, messages.Push):
-            self.on_push(message.event, message.data)
+            self.on_push(message.event, message.data, message.latest,
+                         sum(len(frame) for frame in frames))
         elif isinstance(message, messages.Reply):
             waiter = self._pending.get(message.id)
             if waiter is not None and not waiter[1].ready():

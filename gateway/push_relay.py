@@ -137,7 +137,9 @@ class PushRelay:
         if queue is not None:
             queue.put(event, data)
 
-    def broadcast(self, event: str, data: Any) -> None:
-        """To every client; with none connected the event is dropped (documented)."""
+    def broadcast(self, event: str, data: Any, latest: bool = False, size: int = 0) -> None:
+        """To every client; with none connected the event is dropped (documented).
+
+        ``latest`` and ``size`` (bytes) come from the executor's Push message."""
         for queue in self._clients.values():
             queue.put(event, data)

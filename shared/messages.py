@@ -88,13 +88,21 @@ class Reply:
 
 @dataclass(frozen=True)
 class Push:
-    """An event for the connected client(s), from the project's push_message or the executor."""
+    """An event for the connected client(s), from the project's push_message or the executor.
+
+    ``latest``: only the newest value of this event matters (a camera frame, a pose); a
+    client that cannot keep up gets the newest one, never a backlog.
+    """
     event: str
     data: Any = None
+    latest: bool = False
     kind = "push"
 
     def to_frames(self) -> List[bytes]:
-        return [dumps({"t": self.kind, "event": self.event, "data": self.data})]
+        header = {"t": self.kind, "event": self.event, "data": self.data}
+        if self.latest:
+            header["latest"] = True
+        return [dumps(header)]
 
 
 Message = Union[Hello, Request, Reply, Push]
@@ -122,7 +130,8 @@ def decode(frames: List[bytes]) -> Message:
         return Reply(_field(header, "id", int), _field(header, "status", str),
                      _field(header, "message", str), header.get("data"))
     if kind == Push.kind:
-        return Push(_field(header, "event", str), header.get("data"))
+        return Push(_field(header, "event", str), header.get("data"),
+                    header.get("latest") is True)
     if kind == Request.kind:
         instance = header.get("instance", "")
         if not isinstance(instance, str):

@@ -33,6 +33,8 @@ def test_request_frames_are_pinned_and_the_blob_travels_as_is():
 def test_push_frames_are_pinned():
     assert Push("tick", {"i": 1}).to_frames() == [b'{"t":"push","event":"tick","data":{"i":1}}']
     assert Push("ready").to_frames() == [b'{"t":"push","event":"ready","data":null}']
+    assert Push("pose", 1, latest=True).to_frames() == [
+        b'{"t":"push","event":"pose","data":1,"latest":true}']
 
 
 def test_hello_frames_are_pinned():
@@ -53,6 +55,7 @@ def test_text_is_utf8_not_escaped():
     Reply(3, "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
     Push("robot_state", {"pose": {"x": 0.25}, "moving": False}),
     Push("empty"),
+    Push("camera", {"seq": 1}, latest=True),
     Request(5, "start", {}),
     Request(6, "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
     Request(7, "update", {}, "inst", b"PK\x03\x04 zip bytes"),
