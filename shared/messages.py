@@ -1,7 +1,10 @@
 """The IPC messages between gateway and executor: one definition each, encode and decode.
 
-A message is a list of ZeroMQ frames: a compact JSON header, then for ``Request`` an optional
-binary blob (the zip of an update), so large uploads are never base64'd or JSON-escaped twice.
+A message is a list of ZeroMQ frames: a compact JSON header, then one frame per binary value
+(``bytes``, ``bytearray``, ``memoryview``) found anywhere inside it: a pushed camera frame, a
+method's PNG, an update's zip. The header holds a placeholder ``{"_placeholder":true,"num":N}``
+where the N-th attachment frame goes (Socket.IO's own scheme), so binary data is never
+base64'd or JSON-escaped; decoding puts ``bytes`` back in place.
 Requests carry an ``id``; a ``Reply`` carries the id of the request it answers.
 
     command channel (gateway ROUTER <- executor DEALER):  Hello up, Request down
@@ -32,6 +35,54 @@ def dumps(value: Any) -> bytes:
     return _encoder.encode(value).encode("utf-8")
 
 
+# -- binary attachments ----------------------------------------------------------------------
+
+BINARY = (bytes, bytearray, memoryview)
+PLACEHOLDER = "_placeholder"
+
+
+def encode_frames(header: Dict[str, Any]) -> List[bytes]:
+    """``header`` as JSON, each binary value in it replaced by a placeholder, then the values
+    themselves as frames, in the order JSON meets them. Raises TypeError/ValueError for values
+    JSON cannot carry."""
+    attachments: List[bytes] = []
+
+    def attach(value: Any) -> Dict[str, Any]:
+        if not isinstance(value, BINARY):
+            return _encoder.default(value)       # raises the usual TypeError
+        attachments.append(value if isinstance(value, bytes) else bytes(value))
+        return {PLACEHOLDER: True, "num": len(attachments) - 1}
+
+    encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False,
+                               default=attach)
+    return [encoder.encode(header).encode("utf-8")] + attachments
+
+
+def _parse_header(frames: List[bytes]) -> Any:
+    """The JSON of frame 0 with every placeholder replaced by its attachment frame."""
+    attachments = frames[1:]
+    if not attachments:
+        return _decode(frames[0].decode("utf-8"))
+    used: List[int] = []
+
+    def restore(obj: Dict[str, Any]) -> Any:
+        if obj.get(PLACEHOLDER) is not True:
+            return obj
+        num = obj.get("num")
+        if not isinstance(num, int) or isinstance(num, bool) or not 0 <= num < len(attachments):
+            raise MessageError("placeholder %r names no attachment (there are %d)"
+                               % (obj, len(attachments)))
+        used.append(num)
+        return attachments[num]
+
+    header = json.JSONDecoder(parse_constant=_reject_constant,
+                              object_hook=restore).decode(frames[0].decode("utf-8"))
+    if sorted(used) != list(range(len(attachments))):
+        raise MessageError("the placeholders %r do not name each of the %d attachments once"
+                           % (used, len(attachments)))
+    return header
+
+
 @dataclass(frozen=True)
 class Hello:
     """The executor introduces itself; sent on every (re)connection to the gateway.
@@ -54,7 +105,8 @@ class Hello:
 
 @dataclass(frozen=True)
 class Request:
-    """A command for the executor. ``instance`` names the executor it is meant for."""
+    """A command for the executor. ``instance`` names the executor it is meant for; ``blob``
+    (the zip of an update) travels as an attachment like any binary value in ``args``."""
     id: int
     command: str
     args: Dict[str, Any]
@@ -63,9 +115,11 @@ class Request:
     kind = "request"
 
     def to_frames(self) -> List[bytes]:
-        header = dumps({"t": self.kind, "id": self.id, "command": self.command,
-                        "args": self.args, "instance": self.instance})
-        return [header] if self.blob is None else [header, self.blob]
+        header = {"t": self.kind, "id": self.id, "command": self.command,
+                  "args": self.args, "instance": self.instance}
+        if self.blob is not None:
+            header["blob"] = self.blob
+        return encode_frames(header)
 
 
 @dataclass(frozen=True)
@@ -78,9 +132,10 @@ class Reply:
     kind = "reply"
 
     def to_frames(self) -> List[bytes]:
-        """Raises TypeError/ValueError when ``data`` is not JSON-encodable."""
-        return [dumps({"t": self.kind, "id": self.id, "status": self.status,
-                       "message": self.message, "data": self.data})]
+        """Raises TypeError/ValueError when ``data`` is not JSON-encodable (binary values are
+        attachments)."""
+        return encode_frames({"t": self.kind, "id": self.id, "status": self.status,
+                              "message": self.message, "data": self.data})
 
     def as_ack(self) -> Dict[str, Any]:
         return {"status": self.status, "message": self.message, "data": self.data}
@@ -102,7 +157,7 @@ class Push:
         header = {"t": self.kind, "event": self.event, "data": self.data}
         if self.latest:
             header["latest"] = True
-        return [dumps(header)]
+        return encode_frames(header)
 
 
 Message = Union[Hello, Request, Reply, Push]
@@ -120,7 +175,7 @@ def decode(frames: List[bytes]) -> Message:
     if not frames:
         raise MessageError("empty message")
     try:
-        header = _decode(frames[0].decode("utf-8"))
+        header = _parse_header(frames)
     except (UnicodeDecodeError, ValueError) as e:
         raise MessageError("header is not JSON: %s" % e) from None
     if not isinstance(header, dict):
@@ -136,9 +191,11 @@ def decode(frames: List[bytes]) -> Message:
         instance = header.get("instance", "")
         if not isinstance(instance, str):
             raise MessageError("field 'instance' must be str")
+        blob = header.get("blob")
+        if blob is not None and not isinstance(blob, bytes):
+            raise MessageError("field 'blob' must be an attachment")
         return Request(_field(header, "id", int), _field(header, "command", str),
-                       _field(header, "args", dict), instance,
-                       frames[1] if len(frames) > 1 else None)
+                       _field(header, "args", dict), instance, blob)
     if kind == Hello.kind:
         return Hello(_field(header, "instance", str), _field(header, "pid", int),
                      _field(header, "version", str), _field(header, "project", dict),

@@ -12,7 +12,7 @@ import binascii
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 # Events a client sends. The first three are the original protocol's.
-UPDATE = "update"                  # {data: <base64 zip>} (alias zip_data)
+UPDATE = "update"                  # {data: <zip: binary or base64>} (alias zip_data)
 START = "start"                    # {}
 PROCESS = "process"                # {params: {object, method, args}}
 DESCRIBE = "describe"              # {} -> the project's objects and methods
@@ -129,16 +129,19 @@ def get_args(obj: Dict[str, Any], key: str = "args") -> Args:
 
 def _json_type(value: Any) -> str:
     names = {type(None): "null", bool: "a boolean", int: "a number", float: "a number",
-             str: "a string", list: "a list", dict: "an object"}
+             str: "a string", list: "a list", dict: "an object", bytes: "binary data"}
     return names.get(type(value), type(value).__name__)
 
 
 # -- the client events ---------------------------------------------------------------------
 
 def parse_update(payload: Any) -> bytes:
-    """``{data: <base64 zip>}`` (or the original's alias ``zip_data``) -> the zip bytes."""
+    """``{data: <zip>}`` (or the original's alias ``zip_data``) -> the zip bytes. The zip is
+    binary (a Socket.IO attachment: a browser's ArrayBuffer) or base64 text."""
     body = get_payload(payload)
     key = "data" if "data" in body else "zip_data"
+    if isinstance(body.get(key), bytes):
+        return body[key]
     text = get_str(body, key)
     try:
         return base64.b64decode(text, validate=True)

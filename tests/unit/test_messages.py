@@ -27,7 +27,8 @@ def test_request_frames_are_pinned_and_the_blob_travels_as_is():
     blob = bytes(range(256)) * 4          # binary, not base64: sent as a frame of its own
     update = Request(4, "update", {}, "a1b2c3", blob)
     assert update.to_frames() == [
-        b'{"t":"request","id":4,"command":"update","args":{},"instance":"a1b2c3"}', blob]
+        b'{"t":"request","id":4,"command":"update","args":{},"instance":"a1b2c3",'
+        b'"blob":{"_placeholder":true,"num":0}}', blob]
 
 
 def test_push_frames_are_pinned():
@@ -35,6 +36,51 @@ def test_push_frames_are_pinned():
     assert Push("ready").to_frames() == [b'{"t":"push","event":"ready","data":null}']
     assert Push("pose", 1, latest=True).to_frames() == [
         b'{"t":"push","event":"pose","data":1,"latest":true}']
+
+
+# -- binary attachments: raw frames after the header, placeholders where they were ----------
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+def test_binary_push_data_is_an_attachment_frame():
+    assert Push("camera", PNG, latest=True).to_frames() == [
+        b'{"t":"push","event":"camera","data":{"_placeholder":true,"num":0},"latest":true}', PNG]
+
+
+def test_binary_values_anywhere_become_frames_in_json_order():
+    data = {"seq": 7, "jpeg": bytearray(b"\xff\xd8"), "tiles": [b"a", memoryview(b"bc")]}
+    assert Push("frames", data).to_frames() == [
+        b'{"t":"push","event":"frames","data":{"seq":7,'
+        b'"jpeg":{"_placeholder":true,"num":0},"tiles":[{"_placeholder":true,"num":1},'
+        b'{"_placeholder":true,"num":2}]}}', b"\xff\xd8", b"a", b"bc"]
+    assert decode(Push("frames", data).to_frames()) == Push(
+        "frames", {"seq": 7, "jpeg": b"\xff\xd8", "tiles": [b"a", b"bc"]})
+
+
+def test_binary_reply_and_request_args_are_attachments():
+    assert Reply(9, "success", "map.png returned", PNG).to_frames() == [
+        b'{"t":"reply","id":9,"status":"success","message":"map.png returned",'
+        b'"data":{"_placeholder":true,"num":0}}', PNG]
+    request = Request(5, "process", {"object": "cam", "method": "store", "args": [b"\x00"]}, "i",
+                      b"PK")
+    assert request.to_frames() == [
+        b'{"t":"request","id":5,"command":"process","args":{"object":"cam","method":"store",'
+        b'"args":[{"_placeholder":true,"num":0}]},"instance":"i",'
+        b'"blob":{"_placeholder":true,"num":1}}', b"\x00", b"PK"]
+    assert decode(request.to_frames()) == Request(
+        5, "process", {"object": "cam", "method": "store", "args": [b"\x00"]}, "i", b"PK")
+
+
+def test_decoded_attachments_are_bytes():
+    for value in (bytearray(b"xy"), memoryview(b"xy"), b"xy"):
+        message = decode(Push("raw", {"v": value}).to_frames())
+        assert type(message.data["v"]) is bytes and message.data["v"] == b"xy"
+
+
+def test_a_placeholder_shaped_dict_without_attachments_is_plain_data():
+    lookalike = {"_placeholder": True, "num": 0}
+    assert decode(Push("x", lookalike).to_frames()) == Push("x", lookalike)
 
 
 def test_hello_frames_are_pinned():
@@ -60,6 +106,9 @@ def test_text_is_utf8_not_escaped():
     Request(6, "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
     Request(7, "update", {}, "inst", b"PK\x03\x04 zip bytes"),
     Request(8, "update", {}, "inst", b""),
+    Request(9, "process", {"object": None, "method": "save", "args": {"png": b"\x89PNG"}}, "i"),
+    Reply(4, "success", "snapshot returned", {"png": b"\x00" * 1000, "size": [160, 120]}),
+    Push("camera", b"", latest=True),
     HELLO,
 ], ids=lambda m: type(m).__name__)
 def test_round_trip(message):
@@ -114,6 +163,16 @@ MALFORMED = {
     "hello without project": [b'{"t":"hello","instance":"a","pid":1,"version":"v"}'],
     "NaN (not JSON)": [b'{"t":"push","event":"tick","data":NaN}'],
     "Infinity (not JSON)": [b'{"t":"reply","id":1,"status":"success","message":"m","data":Infinity}'],
+    "an attachment no placeholder names": [b'{"t":"push","event":"x","data":1}', b"\x00"],
+    "a placeholder past the attachments": [
+        b'{"t":"push","event":"x","data":{"_placeholder":true,"num":1}}', b"\x00"],
+    "a placeholder num not a number": [
+        b'{"t":"push","event":"x","data":{"_placeholder":true,"num":"0"}}', b"\x00"],
+    "an attachment named twice": [
+        b'{"t":"push","event":"x","data":[{"_placeholder":true,"num":0},'
+        b'{"_placeholder":true,"num":0}]}', b"\x00"],
+    "a request blob not binary": [b'{"t":"request","id":1,"command":"update","args":{},'
+                                  b'"blob":"UEs="}'],
 }
 
 

@@ -45,6 +45,12 @@ def test_update_accepts_the_seed_alias_zip_data():
     assert parse_update({"zip_data": B64}) == ZIP
 
 
+def test_update_takes_binary_data_as_it_is():
+    """A Socket.IO attachment (a browser's ``await file.arrayBuffer()``) arrives as bytes."""
+    assert parse_update({"data": ZIP}) == ZIP
+    assert parse_update({"zip_data": ZIP}) == ZIP
+
+
 def test_update_prefers_data_over_zip_data():
     other = base64.b64encode(b"other").decode()
     assert parse_update({"data": B64, "zip_data": other}) == ZIP
@@ -82,6 +88,8 @@ def test_update_refuses_bad_payloads_saying_why(payload, words):
     ({"object": None, "method": "ping"}, (None, "ping", None)),
     ({"method": "ping"}, (None, "ping", None)),
     ({"object": "", "method": "ping"}, (None, "ping", None)),
+    ({"object": "cam", "method": "store", "args": [b"\x89PNG"]}, ("cam", "store", [b"\x89PNG"])),
+    ({"object": "cam", "method": "store", "args": {"png": b""}}, ("cam", "store", {"png": b""})),
 ])
 def test_process_reads_object_method_args(params, expected):
     assert parse_process({"params": params}) == expected
@@ -106,6 +114,8 @@ def test_process_ignores_unknown_keys():
     ({"params": {"object": "bot", "method": "x", "args": "nope"}}, ["params.args", "a string"]),
     ({"params": {"object": "bot", "method": "x", "args": 5}}, ["params.args", "a number"]),
     ({"params": {"object": "bot", "method": "x", "args": True}}, ["params.args", "a boolean"]),
+    ({"params": {"object": "bot", "method": "x", "args": b"raw"}}, ["params.args", "binary"]),
+    ({"params": {"object": "bot", "method": b"x"}}, ["params.method", "binary data"]),
     ("process", ["payload", "a string"]),
     (5, ["payload", "a number"]),
 ])
