@@ -18,8 +18,15 @@ from gateway.cli.errors import CliError
 
 def dumps(value: Any, pretty: bool = False) -> str:
     if pretty:
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=_binary)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_binary)
+
+
+def _binary(value: Any) -> str:
+    """A binary attachment (a camera frame) is shown by its size, not printed."""
+    if isinstance(value, (bytes, bytearray)):
+        return "<%d bytes>" % len(value)
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
 
 class Output:
