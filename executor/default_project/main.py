@@ -3,6 +3,8 @@
 ``sport_client`` mimics the Unitree SDK's SportClient: posture commands, walking with
 ``Move``, body attitude with ``Euler``, speed levels and a draining battery. While the robot
 walks it pushes a ``robot_state`` event (``GetState()`` plus a ``seq`` number) at 10 Hz.
+``StartCamera`` streams a simulated top-down camera as PNG frames in ``camera`` events until
+``StopCamera`` or the controlling client leaves. Both are latest-value events.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import threading
 import time
 from typing import Any, Dict, Optional, Tuple
 
+import sim_camera
+
 # The appliance injects push_message(event, data) before and after this module runs, so it
 # is looked up as a global at call time and never captured.
 push_message = None
@@ -19,6 +23,7 @@ push_message = None
 _log = logging.getLogger(__name__)
 
 PUSH_PERIOD_S = 0.1                      # robot_state at 10 Hz while walking
+CAMERA_FPS, CAMERA_FPS_MAX = 10, 30
 VX_MAX = 1.5                             # m/s forward/backward at speed level 0
 SPEED_FACTORS = {-1: 0.5, 0: 1.0, 1: 1.5}  # scales VX_MAX: slow, normal, fast
 VY_MAX = 0.6                             # m/s sideways (positive = left)
@@ -58,6 +63,13 @@ def _named(keys: str, values: _Vector) -> Dict[str, float]:
     return {key: round(value, 4) for key, value in zip(keys.split(), values)}
 
 
+def _push(event: str, data: Any) -> None:
+    """Push a latest-value event: a client that cannot keep up needs only the newest."""
+    sender = push_message  # None until the appliance injects it: then skip silently
+    if sender is not None:
+        sender(event, data, latest=True)
+
+
 def _join(thread: Optional[threading.Thread], timeout: float) -> None:
     # The pusher itself may end motion (battery empty); a thread cannot join itself.
     if thread is not None and thread is not threading.current_thread():
@@ -82,6 +94,7 @@ class SportClient:
         self._pusher: Optional[threading.Thread] = None
         self._pusher_halt: Optional[threading.Event] = None
         self._last = time.monotonic()
+        self._camera = sim_camera.Camera(self.GetState, lambda frame: _push("camera", frame))
 
     # -- posture ------------------------------------------------------------------------
 
@@ -191,13 +204,35 @@ class SportClient:
             self._advance()
             return self._snapshot()
 
+    # -- camera -------------------------------------------------------------------------
+
+    def StartCamera(self, fps: float = CAMERA_FPS) -> Dict[str, Any]:
+        """Stream the simulated top-down camera: a 160x120 PNG in a ``camera`` event, fps times
+        a second (1 to 30), until StopCamera or the client leaves. Returns {"camera", "fps"}."""
+        rate = _number("fps", fps)
+        if not 1 <= rate <= CAMERA_FPS_MAX:
+            raise ValueError("fps must be between 1 and %d, got %r" % (CAMERA_FPS_MAX, fps))
+        self._camera.start(rate)
+        return {"camera": "on", "fps": rate}
+
+    def StopCamera(self) -> Dict[str, Any]:
+        """Stop the camera stream; returns {"camera": "off"}."""
+        self._camera.stop()
+        return {"camera": "off"}
+
+    def Snapshot(self) -> bytes:
+        """The camera's current view as PNG bytes (binary in the reply)."""
+        return self._camera.snapshot()
+
     def stop(self) -> None:
-        """Halt walking, posture motions and state pushes quickly; the posture stays as is."""
+        """Halt walking, posture motions, state pushes and the camera quickly; the posture
+        stays as is."""
         with self._lock:
             self._advance()
             pusher = self._halt()
         # Called on client disconnect, which must not wait on a slow push.
         _join(pusher, 0.08)
+        self._camera.stop(0.08)
 
     # -- internals (call with the lock held unless said otherwise) ------------------------
 
@@ -285,10 +320,8 @@ class SportClient:
                 self._seq += 1
                 state = self._snapshot()
                 state["seq"] = self._seq
-            sender = push_message  # None until the appliance injects it: then skip silently
             try:
-                if sender is not None:
-                    sender("robot_state", state)
+                _push("robot_state", state)
             except Exception:  # a broken push must not kill the walk; the next Move restarts us
                 _log.exception("pushing robot_state failed; state pushes stop")
                 return

@@ -81,3 +81,17 @@ def test_the_cli_shows_binary_values_by_their_size(appliance, client):
     result = cli_helpers.run_until_free(appliance.url, "--json", "call", "camera", "snapshot",
                                         "size=2048")
     assert json.loads(cli_helpers.ok(result)) == {"png": "<2048 bytes>", "size": 2048}
+
+
+def test_the_default_projects_camera_streams_png_frames(connect):
+    client = connect(events=("camera",))
+    frames = client.received["camera"]
+    assert ok(call(client, "sport_client", "StartCamera", {"fps": 20})) == {
+        "camera": "on", "fps": 20.0}
+    wait_for(lambda: len(frames) >= 3, 30, "3 camera frames")
+    for frame in frames:
+        assert type(frame["png"]) is bytes and frame["png"].startswith(b"\x89PNG\r\n\x1a\n")
+        assert (frame["width"], frame["height"]) == (160, 120)
+    snapshot = ok(call(client, "sport_client", "Snapshot"))
+    assert type(snapshot) is bytes and snapshot.startswith(b"\x89PNG\r\n\x1a\n")
+    ok(call(client, "sport_client", "StopCamera"))

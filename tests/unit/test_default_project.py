@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
+import struct
 import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import pytest
+
+from shared import messages
 
 MAIN = Path(__file__).resolve().parents[2] / "executor" / "default_project" / "main.py"
 STATE_KEYS = {"posture", "transition", "moving", "pose", "velocity", "euler", "speed_level",
@@ -21,13 +26,24 @@ class Pushes:
 
     def __init__(self) -> None:
         self.events: List[Tuple[str, Any]] = []
+        self.latest: List[bool] = []
         self.cond = threading.Condition()
 
-    def __call__(self, event: str, data: Any) -> None:
-        json.dumps(data, allow_nan=False)  # what the appliance will have to send
+    def __call__(self, event: str, data: Any, latest: bool = False) -> None:
+        messages.Push(event, data, latest).to_frames()  # what the appliance will have to send
         with self.cond:
             self.events.append((event, data))
+            self.latest.append(latest)
             self.cond.notify_all()
+
+    def of(self, event: str) -> List[Any]:
+        with self.cond:
+            return [data for name, data in self.events if name == event]
+
+    def wait_for_event(self, event: str, count: int, timeout: float = 5.0) -> List[Any]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.of(event)) >= count, timeout), self.events
+            return self.of(event)
 
     def wait_for(self, count: int, timeout: float = 2.0) -> List[Tuple[str, Any]]:
         with self.cond:
@@ -42,8 +58,8 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 2.0) -> None:
         time.sleep(0.005)
 
 
-def pusher_alive() -> bool:
-    return any(t.name == "robot_state pusher" and t.is_alive() for t in threading.enumerate())
+def pusher_alive(name: str = "robot_state pusher") -> bool:
+    return any(t.name == name and t.is_alive() for t in threading.enumerate())
 
 
 @pytest.fixture
@@ -52,8 +68,10 @@ def pushes() -> Pushes:
 
 
 @pytest.fixture
-def project(pushes: Pushes):
-    """Load main.py the way the appliance does: push_message injected before and after."""
+def project(pushes: Pushes, monkeypatch):
+    """Load main.py the way the appliance does: push_message injected before and after, the
+    project's folder first on sys.path."""
+    monkeypatch.syspath_prepend(str(MAIN.parent))
     spec = importlib.util.spec_from_file_location("default_project_%s" % uuid.uuid4().hex, MAIN)
     module = importlib.util.module_from_spec(spec)
     module.push_message = pushes
@@ -62,7 +80,7 @@ def project(pushes: Pushes):
     module.push_message = pushes
     yield module
     module.sport_client.stop()
-    wait_until(lambda: not pusher_alive())
+    wait_until(lambda: not pusher_alive() and not pusher_alive("camera"))
 
 
 @pytest.fixture
@@ -239,3 +257,79 @@ def test_results_are_strict_json(standing, pushes) -> None:
                standing.GetState()]
     for result in results:
         json.dumps(result, allow_nan=False)
+
+
+# -- the camera -------------------------------------------------------------------------------
+
+def decode_png(data: bytes) -> Tuple[int, int, List[bytes]]:
+    """(width, height, rows of palette indices) of the camera's 8-bit palette PNG."""
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    position, chunks = 8, {}
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        chunks[kind] = data[position + 8:position + 8 + length]
+        position += 12 + length
+    width, height, depth, colour_type = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour_type) == (8, 3) and b"PLTE" in chunks and b"IEND" in chunks
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows = [raw[r * (width + 1) + 1:(r + 1) * (width + 1)] for r in range(height)]
+    return width, height, rows
+
+
+def test_the_camera_is_off_until_started(standing, pushes) -> None:
+    standing.Move(0.3, 0, 0)
+    pushes.wait_for_event("robot_state", 2)
+    assert not pushes.of("camera") and not pusher_alive("camera")
+
+
+def test_robot_state_is_a_latest_value_event(standing, pushes) -> None:
+    standing.Move(0.3, 0, 0)
+    pushes.wait_for_event("robot_state", 2)
+    assert all(pushes.latest)
+
+
+def test_the_camera_streams_png_frames_as_latest_value_events(robot, pushes) -> None:
+    assert robot.StartCamera(fps=30) == {"camera": "on", "fps": 30.0}
+    frames = pushes.wait_for_event("camera", 3)
+    assert [frame["seq"] for frame in frames[:3]] == [1, 2, 3]
+    for frame in frames:
+        assert type(frame["png"]) is bytes and (frame["width"], frame["height"]) == (160, 120)
+        assert decode_png(frame["png"])[:2] == (160, 120)
+        assert abs(frame["time"] - time.time()) < 5
+    assert all(pushes.latest)
+    assert robot.StopCamera() == {"camera": "off"}
+    wait_until(lambda: not pusher_alive("camera"))
+    count = len(pushes.of("camera"))
+    time.sleep(0.1)   # (no frame may follow StopCamera)
+    assert len(pushes.of("camera")) == count
+
+
+def test_the_stop_hook_stops_the_camera(robot, pushes) -> None:
+    robot.StartCamera()
+    pushes.wait_for_event("camera", 1)
+    robot.stop()
+    wait_until(lambda: not pusher_alive("camera"))
+    assert robot.StartCamera(fps=5)["fps"] == 5.0      # and it can be started again
+    pushes.wait_for_event("camera", 2)
+
+
+@pytest.mark.parametrize("fps", [0, 31, -1, "10", None, float("nan")])
+def test_start_camera_refuses_a_bad_rate(robot, fps) -> None:
+    with pytest.raises(ValueError, match="fps"):
+        robot.StartCamera(fps=fps)
+    assert not pusher_alive("camera")
+
+
+def test_the_view_shows_the_robot_heading_and_the_grid_moving_under_it(project, standing) -> None:
+    width, height, rows = decode_png(standing.Snapshot())
+    centre, ahead_east = rows[60][80], rows[60][88]
+    assert centre == ahead_east == 4                    # standing: blue, pointing along +x
+    assert rows[60][69] != 4                            # nothing behind its back edge
+    standing._pose = (0.2, 0.0, math.pi / 2)            # turned left, a bit further on
+    _, _, turned = decode_png(standing.Snapshot())
+    assert turned[52][80] == 4 and turned[60][88] != 4  # now pointing up the image
+    assert turned != rows                               # the grid moved under the robot
+
+
+def test_snapshot_is_cached_while_nothing_changes(standing) -> None:
+    assert standing.Snapshot() is standing.Snapshot()
