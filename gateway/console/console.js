@@ -16,7 +16,7 @@
     info: null,                         // the last robotctl:server_info
     project: null,                      // what we know of the loaded project
     holder: null,                       // {address, since} of the controller, when not us
-    hooks: { connect: [], role: [], info: [], project: [] },
+    hooks: { connect: [], role: [], info: [], project: [], event: [] },
   };
 
   RC.on = (name, fn) => RC.hooks[name].push(fn);
@@ -35,8 +35,11 @@
   };
   RC.fmtBytes = (n) => n < 1024 ? n + ' B' : n < 1048576 ? (n / 1024).toFixed(1) + ' KiB'
     : (n / 1048576).toFixed(1) + ' MiB';
+  // Binary values (Socket.IO attachments: ArrayBuffers) are shown by their size.
+  const binaryAsSize = (key, value) => value instanceof ArrayBuffer || ArrayBuffer.isView(value)
+    ? '<' + value.byteLength + ' bytes>' : value;
   RC.json = function (value, indent) {
-    try { return JSON.stringify(value, null, indent); } catch (e) { return String(value); }
+    try { return JSON.stringify(value, binaryAsSize, indent); } catch (e) { return String(value); }
   };
   RC.freshId = function () {
     const bytes = new Uint8Array(12);
@@ -241,6 +244,7 @@
         addRow('system', event.slice(9), RC.json(data));
       } else {
         addRow('event', event, RC.json(data));
+        fire('event', { event: event, data: data });   // the image and plot views
       }
     });
     return socket;

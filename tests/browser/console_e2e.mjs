@@ -139,6 +139,37 @@ try {
     await a.waitForFunction(() => /StandDown: .*lying/.test(document.getElementById('drive-status').textContent));
   });
 
+  await step('image view: the default camera is live, old frames are revoked; a field plots', async () => {
+    await a.click('[data-command="StartCamera"]');
+    await a.waitForFunction(() => /StartCamera: .*"on"/.test(document.getElementById('drive-status').textContent));
+    await a.waitForFunction(() => {
+      const img = document.getElementById('image-view');
+      return !img.hidden && Number(img.dataset.frames) >= 3 && img.naturalWidth === 160 &&
+        img.naturalHeight === 120 && img.dataset.source === 'camera' && img.src.startsWith('blob:');
+    });
+    const first = await a.$eval('#image-view', (img) => ({ src: img.src, frames: Number(img.dataset.frames) }));
+    await a.waitForFunction((n) => Number(document.getElementById('image-view').dataset.frames) >= n + 2, first.frames);
+    const revoked = await a.evaluate((src) => fetch(src).then(() => false, () => true), first.src);
+    if (!revoked) throw new Error('the object URL of an old frame was not revoked');
+    await a.waitForSelector('#image-caption:has-text("160×120 · camera.png · PNG")');
+    await a.click('#plot-fields [data-field="camera.seq"]');
+    await a.click('#plot-fields [data-field="camera.time"]');
+    await a.waitForFunction(() => Number(document.getElementById('plot').dataset.points) >= 20 &&
+      document.getElementById('plot').dataset.series === '2');
+    const colours = await a.$eval('#plot', (canvas) => {
+      const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      const seen = new Set();
+      for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2] | (px[i + 3] << 24));
+      return seen.size;
+    });
+    if (colours < 3) throw new Error('the plot canvas looks blank: ' + colours + ' colours');
+    await a.waitForSelector('#live-rows tr[data-event="camera"]:has-text("<")');   // the table stays
+    await a.locator('#views').screenshot({ path: join(ARTIFACTS, 'views.png') });
+    await screenshot(a, 'camera');
+    await a.click('[data-command="StopCamera"]');
+    await a.waitForFunction(() => /StopCamera: .*"off"/.test(document.getElementById('drive-status').textContent));
+  });
+
   await step('upload a project through the file input: progress reaches 100%, project name changes', async () => {
     await a.evaluate(() => {
       window.__progress = [];

@@ -102,5 +102,6 @@ def test_console_end_to_end(console_built, appliance, tmp_path):
     print(run.stdout)
     assert run.returncode == 0, "console_e2e.mjs failed:\n%s\n--- appliance log (tail) ---\n%s" % (
         run.stdout[-6000:], appliance.log[-4000:])
-    for name in ("controller", "observer", "taken-over"):
+    for name in ("controller", "observer", "taken-over", "camera"):
         check_png(ARTIFACTS / (name + ".png"))
+    assert (ARTIFACTS / "views.png").read_bytes().startswith(PNG_SIGNATURE)
