@@ -1,7 +1,7 @@
 /* robotctl web console: the connection, roles, server_info and the live panel.
  *
- * upload.js (chunked upload) and project.js (describe forms, drive pad) build on the RC
- * object defined here. The protocol is documented in the README ("Socket.IO protocol").
+ * upload.js (chunked upload), project.js (describe forms, drive pad) and views.js (image and
+ * plot views, fed by the "event" hook) build on the RC object defined here. The protocol is documented in the README ("Socket.IO protocol").
  */
 'use strict';
 (function () {

@@ -28,8 +28,8 @@ from tests.bench import clients
 from tests.bench.common import Row
 
 # In run order: the footprint first, on a fresh appliance before any user code is imported.
-MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "push", "reconnect",
-            "upload")
+MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "push", "binary",
+            "reconnect", "upload")
 RESULTS = REPO / "bench-results"
 
 

@@ -3,6 +3,7 @@
     python -m tests.bench.baselines echo     # python-socketio on eventlet: "echo" acks its data
     python -m tests.bench.baselines emit     # "burst" {count}: emits count "tick", yields every 100
     python -m tests.bench.baselines upload   # stock server: "update" acks the size of its data
+    python -m tests.bench.baselines frames   # "frames" {count, size}: emits binary "frame"s
     python -m tests.bench.baselines router ADDRESS   # ZeroMQ ROUTER echo over ipc
     python -m tests.bench.baselines rep ADDRESS      # spawn -> REP bound -> one reply -> exit
 
@@ -55,6 +56,21 @@ def emit() -> None:
     serve()
 
 
+def frames() -> None:
+    import os
+    import eventlet
+    sio, serve = socketio_server()
+
+    def send(sid: str, data: Any) -> int:
+        frame = os.urandom(data["size"])
+        for _ in range(data["count"]):
+            sio.emit("frame", frame, to=sid)
+            eventlet.sleep(0)         # let the websocket writer run
+        return data["count"]
+    sio.on("frames", send)
+    serve()
+
+
 def upload() -> None:
     sio, serve = socketio_server(max_http_buffer_size=200 * 1024 * 1024)
     sio.on("update", lambda sid, data: {"status": "success", "size": len(data["data"])})
@@ -84,4 +100,5 @@ def rep(address: str) -> None:
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"echo": echo, "emit": emit, "upload": upload, "router": router, "rep": rep}[command](*args)
+    {"echo": echo, "emit": emit, "frames": frames, "upload": upload, "router": router,
+     "rep": rep}[command](*args)
