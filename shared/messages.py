@@ -45,6 +45,10 @@ def encode_frames(header: Dict[str, Any]) -> List[bytes]:
     """``header`` as JSON, each binary value in it replaced by a placeholder, then the values
     themselves as frames, in the order JSON meets them. Raises TypeError/ValueError for values
     JSON cannot carry."""
+    try:
+        return [dumps(header)]        # the common case, at full speed
+    except TypeError:
+        pass                          # binary inside (or a value JSON cannot carry at all)
     attachments: List[bytes] = []
 
     def attach(value: Any) -> Dict[str, Any]:

@@ -3,10 +3,8 @@ bare python-socketio server emitting the same frames; and the bytes on the wire 
 counted by a TCP proxy between client and server (binary attachments, not base64)."""
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
-import time
 from typing import Any, Dict, List, Tuple
 
 from tests.bench import clients
@@ -56,40 +54,18 @@ class CountingProxy:
 
 def _receive(url: str, event: str, data: Any, proxy: Any = None) -> Dict[str, float]:
     """Ask for COUNT frames; time them from the first to the last and count what arrived."""
-    async def run() -> Dict[str, float]:
-        client = await clients.connect_async(url)
-        sizes: List[int] = []
-        arrivals: List[float] = []
-        done = asyncio.Event()
-
-        def frame(value: Any) -> None:
-            arrivals.append(time.perf_counter())
-            sizes.append(len(value) if isinstance(value, bytes) else -1)
-            if len(sizes) == COUNT:
-                done.set()
-        client.on("frame", frame)
-        try:
-            await asyncio.sleep(0.2)          # connect-time traffic is not counted
-            wire_before = proxy.to_client if proxy else 0
-            ack = await client.call(event, data, timeout=120)
-            if event == "process":
-                clients.check(ack, "frames")
-            try:
-                await asyncio.wait_for(done.wait(), 60)
-            except asyncio.TimeoutError:
-                pass
-            await asyncio.sleep(0.2)
-            if any(size != FRAME for size in sizes):
-                raise RuntimeError("frames arrived damaged or not as bytes: %r" % sizes[:5])
-            # From the first frame to the last: the stream's rate, not the call's latency.
-            elapsed = arrivals[-1] - arrivals[0]
-            return {"mib_per_s": (len(sizes) - 1) * FRAME / MiB / elapsed, "received": len(sizes),
-                    "wire_per_frame": (proxy.to_client - wire_before) / max(1, len(sizes))
-                    if proxy else 0}
-        finally:
-            await client.disconnect()
-            await asyncio.sleep(0.2)
-    return asyncio.run(run())
+    wire_before: List[int] = []
+    stream = clients.receive_stream(
+        url, "frame", event, data, COUNT, 60,
+        keep=lambda value: len(value) if isinstance(value, bytes) else -1,
+        before=lambda: wire_before.append(proxy.to_client if proxy else 0))
+    sizes = stream.values
+    if any(size != FRAME for size in sizes):
+        raise RuntimeError("frames arrived damaged or not as bytes: %r" % sizes[:5])
+    # From the first frame to the last: the stream's rate, not the call's latency.
+    elapsed = stream.arrivals[-1] - stream.arrivals[0]
+    return {"mib_per_s": (len(sizes) - 1) * FRAME / MiB / elapsed, "received": len(sizes),
+            "wire_per_frame": (proxy.to_client - wire_before[0]) / len(sizes) if proxy else 0}
 
 
 def _port(url: str) -> int:

@@ -3,7 +3,8 @@ client), calls, and the payloads of the benchmark's fixture project."""
 from __future__ import annotations
 
 import time
-from typing import Any, Dict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List
 
 import socketio
 
@@ -59,3 +60,50 @@ def install_project(url: str) -> None:
         check(client.call("update", {"data": project_b64()}, timeout=60), "update")
     finally:
         client.disconnect()
+
+
+@dataclass
+class Stream:
+    """What an AsyncClient received after asking for a stream of events."""
+    start: float = 0.0                         # perf_counter when the request was sent
+    arrivals: List[float] = field(default_factory=list)
+    values: List[Any] = field(default_factory=list)      # keep(value) of each event
+    dropped: List[Any] = field(default_factory=list)     # robotctl:push_dropped reports
+
+
+def receive_stream(url: str, listen: str, ask: str, data: Any, count: int, timeout: float,
+                   keep: Callable[[Any], Any] = lambda value: value,
+                   before: Callable[[], None] = lambda: None) -> Stream:
+    """Connect an AsyncClient, call ``ask`` with ``data`` and collect up to ``count``
+    ``listen`` events (waiting ``timeout`` s for them). ``before`` runs just before the call."""
+    import asyncio
+
+    async def run() -> Stream:
+        client = await connect_async(url)
+        stream = Stream()
+        done = asyncio.Event()
+
+        def on_event(value: Any) -> None:
+            stream.arrivals.append(time.perf_counter())
+            stream.values.append(keep(value))
+            if len(stream.values) == count:
+                done.set()
+        client.on(listen, on_event)
+        client.on("robotctl:push_dropped", stream.dropped.append)
+        try:
+            await asyncio.sleep(0.2)       # connect-time traffic settles first
+            before()
+            stream.start = time.perf_counter()
+            ack = await client.call(ask, data, timeout=120)
+            if ask == "process":
+                check(ack, listen)
+            try:
+                await asyncio.wait_for(done.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            await asyncio.sleep(0.2)       # anything late or any drop report
+            return stream
+        finally:
+            await client.disconnect()
+            await asyncio.sleep(0.2)
+    return asyncio.run(run())

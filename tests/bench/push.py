@@ -2,8 +2,6 @@
 emits them directly (yielding every 100 emits); rounds alternate."""
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any, Dict, List
 
 from tests.bench import clients
@@ -13,37 +11,12 @@ COUNT = 20000
 
 
 def _burst(url: str, event: str, data: Any) -> Dict[str, float]:
-    async def run() -> Dict[str, float]:
-        client = await clients.connect_async(url)
-        arrivals: List[float] = []
-        dropped: List[Any] = []
-        done = asyncio.Event()
-
-        def tick(value: Any) -> None:
-            arrivals.append(time.perf_counter())
-            if len(arrivals) == COUNT:
-                done.set()
-        client.on("tick", tick)
-        client.on("robotctl:push_dropped", dropped.append)
-        try:
-            start = time.perf_counter()
-            ack = await client.call(event, data, timeout=120)
-            if event == "process":
-                clients.check(ack, "burst")
-            try:
-                await asyncio.wait_for(done.wait(), 5)
-            except asyncio.TimeoutError:
-                pass
-            await asyncio.sleep(0.2)     # anything late or any drop report
-            received = len(arrivals)
-            last = arrivals[-1] if arrivals else float("nan")
-            return {"first": arrivals[0] - start if arrivals else float("nan"),
-                    "msgs_per_s": received / (last - start), "received": received,
-                    "dropped": COUNT - received, "drop_reports": len(dropped)}
-        finally:
-            await client.disconnect()
-            await asyncio.sleep(0.2)
-    return asyncio.run(run())
+    stream = clients.receive_stream(url, "tick", event, data, COUNT, 5)
+    received = len(stream.arrivals)
+    last = stream.arrivals[-1] if stream.arrivals else float("nan")
+    return {"first": stream.arrivals[0] - stream.start if stream.arrivals else float("nan"),
+            "msgs_per_s": received / (last - stream.start), "received": received,
+            "dropped": COUNT - received, "drop_reports": len(stream.dropped)}
 
 
 def run(ctx: Any) -> List[Row]:
