@@ -66,11 +66,14 @@ def journal_errors(box: Appliance, unit: str = "robotctl-*") -> str:
 # --- the session appliance; tests run in file order and build on one another ----------
 
 def test_default_project_answers_and_pushes(container: Appliance) -> None:
-    with connected(container, events=("robot_state",)) as client:
+    with connected(container, events=("robot_state", "camera")) as client:
         ok(call(client, "sport_client", "StandUp"))
         ok(call(client, "sport_client", "Move", {"vx": 0.3, "vy": 0.0, "vyaw": 0.0}))
         wait_for(lambda: client.received["robot_state"], 30, "a pushed robot_state")
         ok(call(client, "sport_client", "StopMove"))
+        ok(call(client, "sport_client", "StartCamera"))      # binary pushes on bookworm
+        frame = wait_for(lambda: client.received["camera"], 30, "a camera frame")[0]
+        assert type(frame["png"]) is bytes and frame["png"].startswith(b"\x89PNG")
     assert journal_errors(container) == ""
 
 
