@@ -28,8 +28,8 @@ from tests.bench import clients
 from tests.bench.common import Row
 
 # In run order: the footprint first, on a fresh appliance before any user code is imported.
-MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "push", "reconnect",
-            "upload", "restart")
+MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "throughput", "push",
+            "reconnect", "upload", "restart")
 RESULTS = REPO / "bench-results"
 
 
