@@ -23,6 +23,9 @@ from executor.restart_history import RestartHistory, restart
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 5.0
+# Restarts after which the previous executor exited on its own, with nothing half-written:
+# the release is then trusted by size and mtime instead of re-hashed (see release_manifest).
+CLEAN_EXITS = ("update", "reload", "manual", "rollback")
 
 
 @dataclass
@@ -41,7 +44,7 @@ class Lifecycle:
 
     def start(self) -> Startup:
         last_restart = self.history.classify()
-        info = self.store.prepare()
+        info = self.store.prepare(clean_exit=last_restart["reason"] in CLEAN_EXITS)
         release = self.store.current_release_id()
         resume = self.history.was_loading(release)
         rolled_back, backoff = None, 0.0

@@ -28,7 +28,7 @@ from typing import Iterator, Optional
 
 from executor.release_manifest import (
     ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
-    fsync_path, hash_files, read_info, verify_release, write_manifest)
+    fsync_path, hash_files, read_info, stat_files, verify_release, write_manifest)
 from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME, ArchiveError
 from executor.zip_archive import ArchiveLimits, extract_project
 
@@ -67,7 +67,7 @@ class ProjectStore:
 
     # --- public operations -----------------------------------------------------------
 
-    def prepare(self) -> ProjectInfo:
+    def prepare(self, clean_exit: bool = False) -> ProjectInfo:
         """Called once at executor start-up: create the layout, install default/ if missing,
         clear leftovers of interrupted swaps, repair `current`, delete releases other than
         current, previous and last_good.
@@ -75,13 +75,14 @@ class ProjectStore:
         A `current` that is missing, dangling, empty or does not match its manifest (see
         release_manifest.verify_release) is replaced by the last good release when that one
         verifies, else by a fresh copy of default/; a plain directory an operator put there
-        is adopted as an upload.
+        is adopted as an upload. After a ``clean_exit`` of the previous executor, `current`
+        is checked by size and modification time; otherwise (a crash, a boot) by its hashes.
         """
         with self._lock, _os_errors_reported("preparing the project store"):
             self._create_layout()
             self._remove_leftovers()
             self._install_default_if_missing()
-            self._repair_current()
+            self._repair_current(hashes=not clean_exit)
             self._prune_releases()
         return self.current_info()
 
@@ -206,10 +207,10 @@ class ProjectStore:
             _remove_path(staged)
         fsync_path(self._root)
 
-    def _repair_current(self) -> None:
+    def _repair_current(self, hashes: bool) -> None:
         current = self.current_dir
         if current.is_symlink():
-            problem = self._linked_release_problem()
+            problem = self._linked_release_problem(hashes)
         elif current.is_dir() and any(current.iterdir()):
             self._adopt_plain_current()
             return
@@ -261,12 +262,12 @@ class ProjectStore:
         self._prune_releases()
         return release
 
-    def _linked_release_problem(self) -> Optional[str]:
+    def _linked_release_problem(self, hashes: bool) -> Optional[str]:
         release = self._linked_release(self.current_dir)
         if release is None:
             target = os.readlink(str(self.current_dir))
             return "it links to %s, which is not an installed release" % target
-        return verify_release(release)
+        return verify_release(release, hashes)
 
     def _adopt_plain_current(self) -> None:
         log.warning("%s is a plain directory; adopting it as an uploaded release",
@@ -315,7 +316,8 @@ class ProjectStore:
 
     def _publish(self, staged: Path, origin: str, name: str) -> Path:
         """Write the manifest last, then move the complete directory into releases/."""
-        manifest = build_manifest(origin, name, hash_files(staged))
+        files = hash_files(staged)
+        manifest = build_manifest(origin, name, files, stat_files(staged, files))
         write_manifest(staged, manifest)
         release = self._releases / _new_release_id(manifest["sha256"])
         os.rename(str(staged), str(release))

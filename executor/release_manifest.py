@@ -4,7 +4,12 @@ Each release directory holds ``MANIFEST_NAME``, a JSON object::
 
     {"origin": "default" | "upload", "name": <project name>,
      "sha256": <project_hash of files>, "files": {<relpath>: <sha256hex>},
+     "stats": {<relpath>: [<size>, <mtime_ns>]},
      "installed_at": "YYYY-MM-DDTHH:MM:SSZ"}
+
+``stats`` lets a start after a clean exit trust a release by size and modification time
+(microseconds) instead of re-hashing it (seconds for a large one); a start after a crash or
+at boot verifies the hashes. Manifests written before ``stats`` existed are always hashed.
 
 The store writes it LAST, so a release whose files match its manifest is complete. This
 module knows nothing about the store's layout or links: it works on one directory at a time
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from executor.file_digests import sha256_files
 from shared.digest import sha256
 
 MANIFEST_NAME = ".robotctl-manifest.json"
@@ -29,7 +35,6 @@ ORIGIN_UPLOAD = "upload"
 # Python writes these next to imported modules; they are never project content.
 _IGNORED_DIRS = ("__pycache__",)
 
-_HASH_BLOCK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -54,24 +59,29 @@ def hash_files(root: Path) -> Dict[str, str]:
     The manifest itself and __pycache__ directories are left out; symlinks and special files
     are too (uploads cannot contain them, and an operator's links are not project content).
     """
-    files = {}
+    relatives, paths, total = [], [], 0
     for directory, subdirs, names in os.walk(str(root)):
         subdirs[:] = sorted(name for name in subdirs if name not in _IGNORED_DIRS)
         for name in names:
             path = os.path.join(directory, name)
             relative = os.path.relpath(path, str(root)).replace(os.sep, "/")
-            if relative == MANIFEST_NAME or not stat.S_ISREG(os.lstat(path).st_mode):
+            info = os.lstat(path)
+            if relative == MANIFEST_NAME or not stat.S_ISREG(info.st_mode):
                 continue
-            files[relative] = _file_sha256(path)
-    return files
+            relatives.append(relative)
+            paths.append(path)
+            total += info.st_size
+    return dict(zip(relatives, sha256_files(paths, total)))
 
 
-def _file_sha256(path: str) -> str:
-    digest = sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def stat_files(root: Path, files: Dict[str, str]) -> Dict[str, List[int]]:
+    """[size, mtime_ns] of each listed file: what a start after a clean exit compares."""
+    return {relative: _stat_of(root / relative) for relative in files}
+
+
+def _stat_of(path: Path) -> List[int]:
+    info = os.lstat(str(path))
+    return [info.st_size, info.st_mtime_ns]
 
 
 def project_hash(files: Dict[str, str]) -> str:
@@ -80,11 +90,16 @@ def project_hash(files: Dict[str, str]) -> str:
     return sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def build_manifest(origin: str, name: str, files: Dict[str, str]) -> Dict[str, Any]:
-    """A manifest for files (as hash_files returns them), stamped with the current time."""
+def build_manifest(origin: str, name: str, files: Dict[str, str],
+                   stats: Optional[Dict[str, List[int]]] = None) -> Dict[str, Any]:
+    """A manifest for files (as hash_files returns them), stamped with the current time;
+    ``stats`` (as stat_files returns them) lets later clean starts skip the hashing."""
     installed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {"origin": origin, "name": name, "sha256": project_hash(files), "files": files,
-            "installed_at": installed_at}
+    manifest = {"origin": origin, "name": name, "sha256": project_hash(files), "files": files,
+                "installed_at": installed_at}
+    if stats is not None:
+        manifest["stats"] = stats
+    return manifest
 
 
 def write_manifest(release: Path, manifest: Dict[str, Any]) -> None:
@@ -120,14 +135,24 @@ def _manifest_is_well_formed(manifest: Any) -> bool:
     texts = [manifest.get("name"), manifest.get("sha256")]
     texts += [text for item in manifest["files"].items() for text in item]
     return (manifest.get("origin") in (ORIGIN_DEFAULT, ORIGIN_UPLOAD)
-            and all(isinstance(text, str) for text in texts))
+            and all(isinstance(text, str) for text in texts)
+            and _stats_are_well_formed(manifest.get("stats", {})))
 
 
-def verify_release(release: Path) -> Optional[str]:
+def _stats_are_well_formed(stats: Any) -> bool:
+    return isinstance(stats, dict) and all(
+        isinstance(value, list) and len(value) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in value)
+        for value in stats.values())
+
+
+def verify_release(release: Path, hashes: bool = True) -> Optional[str]:
     """None if the release's listed files match its manifest, else why not.
 
     Files the manifest does not list (logs or data the robot program wrote next to
-    main.py) are tolerated; the listed files must be present and unchanged.
+    main.py) are tolerated; the listed files must be present and unchanged. With
+    ``hashes=False`` (a start after a clean exit) "unchanged" means the same size and
+    modification time as recorded, when the manifest recorded them; else the hashes match.
     """
     try:
         manifest = load_manifest(release)
@@ -136,11 +161,25 @@ def verify_release(release: Path) -> Optional[str]:
     listed = manifest["files"]
     if project_hash(listed) != manifest["sha256"]:
         return "the manifest of release %s is inconsistent" % release.name
+    stats = manifest.get("stats")
+    if not hashes and stats is not None and set(stats) == set(listed):
+        return _stats_problem(release, stats)
     on_disk = hash_files(release)
     for relative in sorted(listed):
         if relative not in on_disk:
             return "file '%s' of release %s is missing" % (relative, release.name)
         if on_disk[relative] != listed[relative]:
+            return "file '%s' of release %s was modified" % (relative, release.name)
+    return None
+
+
+def _stats_problem(release: Path, stats: Dict[str, List[int]]) -> Optional[str]:
+    for relative in sorted(stats):
+        try:
+            found = _stat_of(release / relative)
+        except FileNotFoundError:
+            return "file '%s' of release %s is missing" % (relative, release.name)
+        if found != stats[relative]:
             return "file '%s' of release %s was modified" % (relative, release.name)
     return None
 

@@ -28,8 +28,8 @@ from tests.bench import clients
 from tests.bench.common import Row
 
 # In run order: the footprint first, on a fresh appliance before any user code is imported.
-MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "push", "binary",
-            "reconnect", "upload")
+MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "throughput", "push",
+            "binary", "reconnect", "upload", "restart")
 RESULTS = REPO / "bench-results"
 
 
@@ -91,7 +91,10 @@ def main() -> int:
     warnings.simplefilter("ignore")
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="robotctl-bench-"))
-    appliance = Appliance(root, gateway={"executor_start_timeout": 30.0})
+    # max_message_size bounds a chunked upload too (until uploads are bounded by the project
+    # limits): the restart measure installs a 200 MiB project.
+    appliance = Appliance(root, gateway={"executor_start_timeout": 30.0,
+                                         "max_message_size": 400 * 1024 * 1024})
     rows: List[Row] = []
     failures = 0
     try:

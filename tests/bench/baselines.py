@@ -6,6 +6,7 @@
     python -m tests.bench.baselines frames   # "frames" {count, size}: emits binary "frame"s
     python -m tests.bench.baselines router ADDRESS   # ZeroMQ ROUTER echo over ipc
     python -m tests.bench.baselines rep ADDRESS      # spawn -> REP bound -> one reply -> exit
+    python -m tests.bench.baselines naive            # the naive design (below)
 
 Each server prints one JSON line when it is ready. Everything here is stock: no robotctl
 code and none of its fixes, so the figures are the floor of the stack itself.
@@ -13,8 +14,10 @@ code and none of its fixes, so the figures are the floor of the stack itself.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
-from typing import Any
+import tempfile
+from typing import Any, Dict
 
 
 def ready(**info: Any) -> None:
@@ -28,9 +31,9 @@ def socketio_server(**options: Any) -> Any:
 
     sio = socketio.Server(async_mode="eventlet", logger=False, engineio_logger=False, **options)
 
-    def serve() -> None:
+    def serve(**info: Any) -> None:
         listener = eventlet.listen(("127.0.0.1", 0))
-        ready(port=listener.getsockname()[1])
+        ready(port=listener.getsockname()[1], **info)
         eventlet.wsgi.server(listener, socketio.WSGIApp(sio), log_output=False, debug=False)
     return sio, serve
 
@@ -98,7 +101,51 @@ def rep(address: str) -> None:
     context.term()
 
 
+def naive() -> None:
+    """The original backend's own shape, which robotctl replaces: a Socket.IO server that
+    forwards each ``process`` over one green ZeroMQ REQ socket to a REP process running the
+    method. One REQ socket means one call at a time: a slow call blocks every other."""
+    from eventlet.green import zmq
+    from eventlet.semaphore import Semaphore
+    address = "ipc://%s/naive.ipc" % tempfile.mkdtemp(prefix="rcn-", dir="/tmp")
+    worker = subprocess.Popen([sys.executable, "-m", "tests.bench.baselines", "naive_worker",
+                               address])
+    req = zmq.Context().socket(zmq.REQ)
+    req.connect(address)
+    one_at_a_time = Semaphore()
+    sio, serve = socketio_server()
+
+    def process(sid: str, payload: Any) -> Any:
+        with one_at_a_time:
+            req.send(json.dumps(payload["params"]).encode())
+            return json.loads(req.recv())
+    sio.on("process", process)
+    serve(worker_pid=worker.pid)
+
+
+def naive_worker(address: str) -> None:
+    """The naive design's REP process: calls ``bench.echo`` / ``bench.slow`` as asked."""
+    import time
+    import zmq
+
+    def slow(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+    methods: Dict[str, Any] = {"echo": lambda value=None: value, "slow": slow}
+    sock = zmq.Context().socket(zmq.REP)
+    sock.bind(address)
+    while True:
+        params = json.loads(sock.recv())
+        try:
+            value = methods[params["method"]](**(params.get("args") or {}))
+            reply = {"status": "success", "message": "%s returned" % params["method"],
+                     "data": value}
+        except Exception as e:
+            reply = {"status": "error", "message": "%s: %s" % (type(e).__name__, e), "data": None}
+        sock.send(json.dumps(reply).encode())
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"echo": echo, "emit": emit, "frames": frames, "upload": upload, "router": router,
-     "rep": rep}[command](*args)
+     "rep": rep, "naive": naive, "naive_worker": naive_worker}[command](*args)

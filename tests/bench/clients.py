@@ -21,12 +21,12 @@ def project_b64() -> str:
     return b64(zip_dir(FIXTURES / PROJECT))
 
 
-def connect(url: str, timeout: float = 10.0) -> socketio.Client:
+def connect(url: str, timeout: float = 10.0, role: str = "controller") -> socketio.Client:
     deadline = time.monotonic() + timeout
     while True:
         client = socketio.Client(reconnection=False)
         try:
-            client.connect(url, transports=["websocket"], wait_timeout=10)
+            client.connect(url, transports=["websocket"], wait_timeout=10, auth={"role": role})
             return client
         except socketio.exceptions.ConnectionError:
             if time.monotonic() > deadline:

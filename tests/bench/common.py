@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -90,7 +91,16 @@ class Child:
     def url(self) -> str:
         return "http://127.0.0.1:%d" % self.info["port"]
 
+    def pids(self) -> List[int]:
+        """The server's processes: itself, and the worker it spawned, if any."""
+        return [self.process.pid] + ([self.info["worker_pid"]] if "worker_pid" in self.info else [])
+
     def stop(self) -> None:
+        if "worker_pid" in self.info:
+            try:
+                os.kill(self.info["worker_pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         if self.process.poll() is None:
             self.process.terminate()
             try:

@@ -1,4 +1,6 @@
-"""``process`` round trips, one call in flight, next to the bare echo and DEALER/ROUTER."""
+"""``process`` round trips, one call in flight, and the server CPU each call costs, next to the
+naive design (the original's shape: Socket.IO → green ZeroMQ REQ → a REP process), the bare
+echo (the method runs in the server, no isolation) and a bare DEALER/ROUTER hop."""
 from __future__ import annotations
 
 import asyncio
@@ -6,12 +8,12 @@ import json
 import os
 import tempfile
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import zmq
 
 from tests.bench import clients
-from tests.bench.common import Child, Row, fmt_stats, percentiles, us
+from tests.bench.common import Child, Row, cpu_seconds, fmt_stats, percentiles, us
 
 CALLS = 500      # per round and path
 WARMUP = 50
@@ -82,6 +84,28 @@ def _dealer(address: str) -> Tuple[List[float], float]:
         context.term()
 
 
+class _Cpu:
+    """utime+stime of a server's processes, summed over the rounds it is measured in."""
+
+    def __init__(self, pids: Callable[[], List[int]]):
+        self._pids = pids
+        self.seconds = 0.0
+        self.calls = 0
+
+    def measure(self, calls: int, work: Callable[[], Tuple[List[float], float]]
+                ) -> Tuple[List[float], float]:
+        pids = self._pids()
+        before = sum(cpu_seconds(pid) for pid in pids)
+        result = work()
+        self.seconds += sum(cpu_seconds(pid) for pid in pids) - before
+        self.calls += calls + WARMUP
+        return result
+
+    @property
+    def per_call(self) -> float:
+        return self.seconds / self.calls
+
+
 def run(ctx: Any) -> List[Row]:
     sockdir = tempfile.mkdtemp(prefix="rcb-", dir="/tmp")
     address = "ipc://%s/router.ipc" % sockdir
@@ -93,30 +117,45 @@ def run(ctx: Any) -> List[Row]:
         rates.setdefault(name, []).append(result[1])
 
     app_data = clients.process("echo", value=PAYLOAD)
-    with Child("echo") as echo, Child("router", address):
+    app_pids = lambda: [pid for name, pid in ctx.pids().items() if name in ("gateway", "executor")]  # noqa: E731
+    with Child("echo") as echo, Child("naive") as naive, Child("router", address):
+        servers = {"echo": (echo.url, "echo", PAYLOAD, _Cpu(echo.pids)),
+                   "naive": (naive.url, "process", app_data, _Cpu(naive.pids)),
+                   "robotctl": (ctx.url, "process", app_data, _Cpu(app_pids))}
         for _ in range(ctx.rounds):
-            add("echo sync", _sync(echo.url, "echo", PAYLOAD))
-            add("robotctl sync", _sync(ctx.url, "process", app_data))
-            add("echo async", _async(echo.url, "echo", PAYLOAD))
-            add("robotctl async", _async(ctx.url, "process", app_data))
+            for name, (url, event, data, cpu) in servers.items():
+                add(name + " sync", cpu.measure(CALLS, lambda: _sync(url, event, data)))
+                add(name + " async", cpu.measure(CALLS, lambda: _async(url, event, data)))
             add("dealer/router", _dealer(address))
     os.rmdir(sockdir) if not os.listdir(sockdir) else None
     stats = {name: dict(percentiles(values), calls_per_s=sorted(rates[name])[len(rates[name]) // 2])
              for name, values in samples.items()}
-    dr = stats["dealer/router"]
-    rows = []
-    for kind in ("sync", "async"):
-        app, echo_stats = stats["robotctl " + kind], stats["echo " + kind]
-        added = app["p50"] - echo_stats["p50"]
-        limit = 1.5 * dr["p50"]
-        rows.append(Row(
-            measure="process round trip, %s client" % ("python sync" if kind == "sync" else "AsyncClient"),
-            robotctl="%s; %.0f calls/s" % (fmt_stats(app), app["calls_per_s"]),
-            baseline="echo %s; %.0f calls/s · DEALER/ROUTER p50 %s" % (
-                fmt_stats(echo_stats), echo_stats["calls_per_s"], us(dr["p50"])),
-            figure="adds %s p50 = %.2f× DEALER/ROUTER p50 (%.2f× the echo)" % (
-                us(added), added / dr["p50"], app["p50"] / echo_stats["p50"]),
-            target="added p50 ≤ 1.5× DEALER/ROUTER p50 (%s)" % us(limit),
-            met=added <= limit,
-            data={"robotctl": app, "echo": echo_stats, "dealer_router": dr}))
-    return rows
+    cpu = {name: server[3].per_call for name, server in servers.items()}
+    return [_latency_row(kind, stats) for kind in ("sync", "async")] + [_cpu_row(cpu)]
+
+
+def _latency_row(kind: str, stats: Dict[str, Dict[str, float]]) -> Row:
+    app, naive, echo = (stats[name + " " + kind] for name in ("robotctl", "naive", "echo"))
+    to_naive, to_echo = app["p50"] / naive["p50"], app["p50"] / echo["p50"]
+    return Row(
+        measure="process round trip, %s client" % ("python sync" if kind == "sync" else "AsyncClient"),
+        robotctl="%s; %.0f calls/s" % (fmt_stats(app), app["calls_per_s"]),
+        baseline="naive design %s · bare echo %s · DEALER/ROUTER p50 %s" % (
+            fmt_stats(naive), fmt_stats(echo), us(stats["dealer/router"]["p50"])),
+        figure="p50 %.2f× the naive design's, %.2f× the echo's; p99 %.2f× the naive design's" % (
+            to_naive, to_echo, app["p99"] / naive["p99"]),
+        target="p50 ≤ 0.9× naive and ≤ 1.3× echo; p99 ≤ naive",
+        met=to_naive <= 0.9 and to_echo <= 1.3 and app["p99"] <= naive["p99"],
+        data={"robotctl": app, "naive": naive, "echo": echo,
+              "dealer_router": stats["dealer/router"]})
+
+
+def _cpu_row(cpu: Dict[str, float]) -> Row:
+    ratio = cpu["robotctl"] / cpu["naive"]
+    return Row(
+        measure="server CPU per call (utime+stime of every server process, over the calls)",
+        robotctl="%s (gateway + executor)" % us(cpu["robotctl"]),
+        baseline="naive design %s (server + REP process) · bare echo %s" % (
+            us(cpu["naive"]), us(cpu["echo"])),
+        figure="%.2f× the naive design's, %.2f× the echo's" % (ratio, cpu["robotctl"] / cpu["echo"]),
+        target="≤ 0.9× the naive design's", met=ratio <= 0.9, data=cpu)

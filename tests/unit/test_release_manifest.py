@@ -12,7 +12,7 @@ import pytest
 
 from executor.release_manifest import (
     MANIFEST_NAME, ManifestError, ProjectInfo, build_manifest, copy_project, hash_files,
-    load_manifest, project_hash, read_info, verify_release, write_manifest)
+    load_manifest, project_hash, read_info, stat_files, verify_release, write_manifest)
 
 FILES = {"main.py": b"print('hi')\n", "lib/gait.py": b"STEPS = 4\n"}
 
@@ -122,3 +122,48 @@ def test_copy_project_leaves_out_the_manifest_and_pycache(release: Path, tmp_pat
     assert copied == set(FILES) | {"link.py"}
     assert os.readlink(str(dest / "link.py")) == "main.py"
     assert hash_files(dest) == digests(FILES)
+
+
+@pytest.fixture
+def stat_release(tmp_path: Path) -> Path:
+    """A release whose manifest also records each file's size and mtime."""
+    root = tmp_path / "releases" / "r2"
+    write_tree(root, FILES)
+    files = hash_files(root)
+    write_manifest(root, build_manifest("upload", "walker", files, stat_files(root, files)))
+    return root
+
+
+def test_a_clean_start_trusts_size_and_mtime_without_hashing(stat_release: Path) -> None:
+    # Same size and mtime, other bytes: only the hashes can tell, and a clean start skips them.
+    path = stat_release / "lib/gait.py"
+    info = path.stat()
+    path.write_bytes(b"STEPS = 5\n")
+    os.utime(str(path), ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert verify_release(stat_release, hashes=False) is None
+    assert verify_release(stat_release) == "file 'lib/gait.py' of release r2 was modified"
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda r: (r / "lib/gait.py").write_bytes(b"STEPS = 50\n"),
+     "file 'lib/gait.py' of release r2 was modified"),
+    (lambda r: os.utime(str(r / "main.py"), ns=(0, 0)),
+     "file 'main.py' of release r2 was modified"),
+    (lambda r: (r / "main.py").unlink(), "file 'main.py' of release r2 is missing"),
+])
+def test_a_clean_start_sees_changed_sizes_and_mtimes(stat_release: Path, damage, problem) -> None:
+    damage(stat_release)
+    assert verify_release(stat_release, hashes=False) == problem
+
+
+def test_a_manifest_without_stats_is_always_hashed(release: Path) -> None:
+    path = release / "lib/gait.py"
+    info = path.stat()
+    path.write_bytes(b"STEPS = 5\n")
+    os.utime(str(path), ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert verify_release(release, hashes=False) == "file 'lib/gait.py' of release r1 was modified"
+
+
+def test_malformed_stats_make_the_manifest_malformed(stat_release: Path) -> None:
+    rewrite_manifest(stat_release, lambda m: m["stats"].update({"main.py": ["1", 2]}))
+    assert "malformed" in str(verify_release(stat_release, hashes=False))
