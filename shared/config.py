@@ -22,7 +22,7 @@ DEV_PATH = REPO_ROOT / "etc" / "robotctl.dev.yaml"
 
 @dataclass(frozen=True)
 class Key:
-    kind: str          # "int", "str", "path", "ipc", "bool", "float", "list"
+    kind: str          # "int", "str", "path", "ipc", "bool", "float", "list", "origins"
     default: Any
     nullable: bool = False
 
@@ -33,7 +33,8 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "port": Key("int", 8000),
         "max_message_size": Key("int", 104857600),
         "auth_token_file": Key("path", None, nullable=True),
-        "cors_allowed_origins": Key("list", None, nullable=True),
+        "cors_allowed_origins": Key("origins", None, nullable=True),
+        "allowed_hosts": Key("list", []),
         "ping_interval": Key("float", 4.0),
         "ping_timeout": Key("float", 6.0),
         "executor_start_timeout": Key("float", 30.0),
@@ -84,7 +85,10 @@ def _check_type(where: str, key: Key, value: Any) -> Any:
         raise ConfigError("%s: expected a number, got %r" % (where, value))
     if key.kind in ("str", "path", "ipc") and not isinstance(value, str):
         raise ConfigError("%s: expected a string, got %r" % (where, value))
-    if key.kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+    if key.kind == "origins" and isinstance(value, str):
+        value = [value]     # one origin, or "*"
+    if key.kind in ("list", "origins") and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)):
         raise ConfigError("%s: expected a list of strings, got %r" % (where, value))
     if key.kind == "ipc" and not value.startswith("ipc://"):
         raise ConfigError("%s: expected an ipc:// address, got %r" % (where, value))

@@ -87,7 +87,8 @@ def test_unknown_key_is_named_with_its_section(tmp_path):
     ("executor:\n  max_execution_time: -1\n", "executor.max_execution_time", "negative"),
     ("executor:\n  projects_dir: null\n", "executor.projects_dir", "required"),
     ("ipc:\n  command_socket: tcp://127.0.0.1:5555\n", "ipc.command_socket", "ipc://"),
-    ("gateway:\n  cors_allowed_origins: '*'\n", "gateway.cors_allowed_origins", "list"),
+    ("gateway:\n  cors_allowed_origins: 5\n", "gateway.cors_allowed_origins", "list"),
+    ("gateway:\n  allowed_hosts: robot\n", "gateway.allowed_hosts", "list"),
 ])
 def test_wrong_types_are_named(tmp_path, text, key, expected):
     message = error_of(tmp_path, text)
