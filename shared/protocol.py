@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 # Events a client sends. The first three are the original protocol's.
@@ -139,11 +140,41 @@ def parse_update(payload: Any) -> bytes:
     """``{data: <base64 zip>}`` (or the original's alias ``zip_data``) -> the zip bytes."""
     body = get_payload(payload)
     key = "data" if "data" in body else "zip_data"
-    text = get_str(body, key)
+    return decode_base64(get_str(body, key), key)
+
+
+_BASE64_ALPHABET = re.compile(r"[^A-Za-z0-9+/=\s]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def decode_base64(text: str, key: str) -> bytes:
+    """Base64 as common tools write it: wrapped lines (GNU base64, openssl, MIME), a
+    ``data:...;base64,`` prefix (FileReader.readAsDataURL), missing ``=`` padding.
+    Anything else raises ProtocolError naming the cause and the offset in ``text``."""
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(text, validate=True)     # the common case, at C speed
     except (binascii.Error, ValueError):
-        raise ProtocolError("%s is not valid base64" % key) from None
+        pass
+    start = 0
+    if text[:5].lower() == "data:":
+        comma = text.find(",")
+        if comma < 0 or not text[:comma].lower().endswith(";base64"):
+            raise ProtocolError("%s is a data: URI without ';base64,': only base64 data URIs "
+                                "are accepted" % key)
+        start = comma + 1
+    bad = _BASE64_ALPHABET.search(text, start)
+    if bad:
+        raise ProtocolError("%s is not valid base64: %r at offset %d is not a base64 character"
+                            % (key, bad.group(), bad.start()))
+    padding = text.find("=", start)
+    if padding >= 0 and _WHITESPACE.sub("", text[padding:]).strip("="):
+        raise ProtocolError("%s is not valid base64: padding '=' at offset %d is followed by "
+                            "more data" % (key, padding))
+    compact = _WHITESPACE.sub("", text[start:]).rstrip("=")
+    if len(compact) % 4 == 1:
+        raise ProtocolError("%s is not valid base64: it ends at offset %d in the middle of a "
+                            "byte (truncated?)" % (key, len(text)))
+    return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
 
 
 def parse_process(payload: Any) -> Tuple[Optional[str], str, Args]:
