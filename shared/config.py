@@ -10,7 +10,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 import yaml
 
@@ -64,14 +64,22 @@ class ConfigError(Exception):
 class Config:
     """Validated configuration: ``config.gateway.port``, ``config.ipc.command_socket``, …"""
 
-    def __init__(self, sections: Dict[str, Dict[str, Any]], path: Optional[Path]):
+    def __init__(self, sections: Dict[str, Dict[str, Any]], path: Optional[Path],
+                 given: FrozenSet[str] = frozenset()):
         self.path = path
+        self.given = given      # "section.key" names set in the file; the rest are defaults
         self._sections = sections
         for name, values in sections.items():
             setattr(self, name, argparse.Namespace(**values))
 
     def as_dict(self) -> Dict[str, Dict[str, Any]]:
         return {name: dict(values) for name, values in self._sections.items()}
+
+    def sources(self) -> Dict[str, Tuple[Any, str]]:
+        """``{"gateway.port": (8000, "default"), ...}``: each value and where it comes from."""
+        return {"%s.%s" % (section, name): (value, "file" if "%s.%s" % (section, name)
+                                             in self.given else "default")
+                for section, values in self._sections.items() for name, value in values.items()}
 
 
 def _check_type(where: str, key: Key, value: Any) -> Any:
@@ -145,9 +153,12 @@ def load(path: Optional[str]) -> Config:
     except yaml.YAMLError as e:
         raise ConfigError("%s: not valid YAML: %s" % (file, e)) from None
     try:
-        return Config(validate(raw, file.resolve().parent), file)
+        sections = validate(raw, file.resolve().parent)
     except ConfigError as e:
         raise ConfigError("%s: %s" % (file, e)) from None
+    given = frozenset("%s.%s" % (section, name) for section, keys in (raw or {}).items()
+                      for name in (keys or {}))
+    return Config(sections, file, given)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

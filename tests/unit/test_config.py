@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared import config
 from shared.config import ConfigError
@@ -53,9 +54,14 @@ def test_the_shipped_file_is_valid_and_documents_every_key():
     text = shipped.read_text()
     for section, keys in config.SCHEMA.items():
         for name in keys:
-            assert re.search(r"^\s+%s:" % name, text, re.M), "%s.%s is not in %s" % (
+            assert re.search(r"^\s+(# )?%s: " % name, text, re.M), "%s.%s is not in %s" % (
                 section, name, shipped)
-    # production defaults: the file agrees with the built-in defaults where the issue fixes them
+            # Listed with its default, commented out: the defaults live in the code.
+            listed = re.search(r"^\s+# %s: (.*?)(\s+#.*)?$" % name, text, re.M)
+            if listed:
+                assert yaml.safe_load(listed.group(1)) == config.SCHEMA[section][name].default
+    # The one value the package sets: the token.
+    assert loaded.gateway.auth_token_file == "/etc/robotctl/token"
     assert loaded.gateway.port == 8000
     assert loaded.executor.projects_dir == "/var/lib/robotctl/projects"
     assert loaded.ipc.command_socket == "ipc:///run/robotctl/cmd.ipc"
