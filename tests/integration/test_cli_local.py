@@ -7,7 +7,7 @@ import time
 
 import socketio
 
-from tests.appliance import wait_for
+from tests.appliance import REPO, wait_for
 from tests.integration.cli_helpers import cli_env, command, ok, robotctl
 from tests.integration.conftest import call
 from tests.integration.conftest import ok as ok_reply
@@ -91,3 +91,13 @@ def test_call_hold_keeps_the_motion_then_stops_it(appliance):
         observer.disconnect()
     assert time.monotonic() - started < 10
     assert robot_state(appliance)["moving"] is False
+
+
+def test_the_dev_venv_has_a_robotctl_command(tmp_path):
+    """`make venv` installs pyproject.toml's entry point: the command runs this checkout."""
+    path = tmp_path / "robotctl.yaml"
+    path.write_text("gateway:\n  port: 8124\n")
+    result = subprocess.run([str(REPO / ".venv" / "bin" / "robotctl"), "--json", "config",
+                             "--config", str(path)], cwd=str(tmp_path), env=cli_env(),
+                            stdout=subprocess.PIPE, universal_newlines=True, timeout=60)
+    assert json.loads(result.stdout)["values"]["gateway.port"]["value"] == 8124
