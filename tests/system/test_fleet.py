@@ -57,7 +57,7 @@ def test_upgrade_never_asks_about_the_configuration(fresh: Appliance, deb: Path,
                                                      tmp_path: Path) -> None:
     changed = build_variant(tmp_path, "conf", edit_default=False, edit_config=True)
     fresh.install(deb)
-    assert fresh.sh(f"dpkg-query -W -f '${{Conffiles}}' robotctl | grep -c robotctl.yaml || true"
+    assert fresh.sh("dpkg-query -W -f '${Conffiles}' robotctl | grep -c robotctl.yaml || true"
                     ).strip() == "0"
     fresh.sh(f"sed -i 's/^  # ping_interval: 4.0/  ping_interval: 5.0/' {CONFIG}")
     edited = fresh.read(CONFIG)
