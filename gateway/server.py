@@ -15,10 +15,10 @@ import socketio
 
 import shared
 from gateway import websocket_limits
-from gateway.http_guard import HttpGuard
-from gateway.origin_policy import OriginPolicy
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
+from gateway.http_guard import HttpGuard
+from gateway.origin_policy import OriginPolicy
 from gateway.push_relay import PushRelay
 from gateway.sessions import Sessions, read_token
 from shared.config import Config
