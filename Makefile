@@ -8,10 +8,12 @@ CONSOLE_JS := gateway/console/vendor/socket.io.min.js
 
 .PHONY: run test lint test-unit test-integration test-browser test-debian test-system vermin deb bench soak console clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
 	$(VPY) -m pip install -q -r requirements-dev.txt
+	@# Editable: .venv/bin/robotctl runs this checkout's code.
+	$(VPY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)

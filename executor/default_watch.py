@@ -149,15 +149,20 @@ def main() -> int:
     except config_module.ConfigError as e:
         log.critical("configuration error: %s", e)
         return 78
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # Nothing to flush: leave at once. Raising from the handler instead (SystemExit,
+    # KeyboardInterrupt) lands inside queue.get's lock handling, where it turns into
+    # "RuntimeError: release unlocked lock" and a wait for the observer threads.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_now)
     watch = DefaultWatch(config)
-    observer = watch.start_observer()
-    try:
-        watch.run()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    observer.stop()
+    watch.start_observer()
+    watch.run()
     return 0
+
+
+def _exit_now(signum: int, frame: Any) -> None:
+    log.info("received %s; stopping", signal.Signals(signum).name)
+    os._exit(0)
 
 
 if __name__ == "__main__":

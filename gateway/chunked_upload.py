@@ -7,8 +7,6 @@ resumes from the last acked offset by sending the same ``upload_begin`` again.
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from typing import Any, Dict, Optional, Tuple
@@ -29,9 +27,18 @@ class Upload:
         return len(self.data)
 
 
+# What a ZIP may add to its files' contents, per file: the local header and the central
+# directory entry (each with the name; names are at most 255 bytes in practice), and a
+# data descriptor.
+ZIP_OVERHEAD_PER_FILE = 1024
+
+
 class ChunkedUploads:
-    def __init__(self, max_size: int):
-        self._max_size = max_size
+    """Bounded by the project limits (executor.max_project_size and max_project_files):
+    the chunks never pass through one message, so gateway.max_message_size does not apply."""
+
+    def __init__(self, max_project_size: int, max_project_files: int):
+        self._max_size = max_project_size + max_project_files * ZIP_OVERHEAD_PER_FILE
         self._upload: Optional[Upload] = None
 
     def begin(self, payload: Any) -> Dict[str, Any]:
@@ -40,7 +47,8 @@ class ChunkedUploads:
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
             raise ProtocolError("size must be a positive integer")
         if size > self._max_size:
-            raise ProtocolError("the upload of %d bytes exceeds the limit of %d bytes"
+            raise ProtocolError("the upload of %d bytes exceeds the limit of %d bytes "
+                                "(executor.max_project_size and its ZIP overhead)"
                                 % (size, self._max_size))
         sha256 = protocol.get_str(body, "sha256").lower()
         if not _SHA256.match(sha256):
@@ -58,10 +66,7 @@ class ChunkedUploads:
         if offset != upload.received:
             return protocol.error("offset %r is not the received byte count %d"
                                   % (offset, upload.received), {"received": upload.received})
-        try:
-            data = base64.b64decode(protocol.get_str(body, "data"), validate=True)
-        except (binascii.Error, ValueError):
-            raise ProtocolError("data is not valid base64") from None
+        data = protocol.decode_base64(protocol.get_str(body, "data"), "data")
         if len(data) > protocol.CHUNK_SIZE:
             raise ProtocolError("a chunk holds at most %d bytes" % protocol.CHUNK_SIZE)
         if upload.received + len(data) > upload.size:

@@ -52,7 +52,8 @@ class Handlers:
                  relay: PushRelay, config: Config):
         self.sio, self.link, self.sessions, self.relay = sio, link, sessions, relay
         self.config = config
-        self.uploads = ChunkedUploads(config.gateway.max_message_size)
+        self.uploads = ChunkedUploads(config.executor.max_project_size,
+                                      config.executor.max_project_files)
         self.call_timeout = config.executor.max_execution_time + REPLY_MARGIN
         self.started = time.time()
         self.on_clients_changed: Callable[[], None] = lambda: None

@@ -17,6 +17,8 @@ import shared
 from gateway import websocket_limits
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
+from gateway.http_guard import HttpGuard
+from gateway.origin_policy import OriginPolicy
 from gateway.push_relay import PushRelay
 from gateway.sessions import Sessions, read_token
 from shared.config import Config
@@ -43,12 +45,17 @@ class Gateway:
         self.notifier = Notifier()
         gw = config.gateway
         self.sessions = Sessions(read_token(gw.auth_token_file))
+        policy = OriginPolicy(gw.cors_allowed_origins, gw.allowed_hosts,
+                              self.sessions.auth_required)
+        # HttpGuard applies the origin policy before engine.io sees a request, so engine.io
+        # is told to accept every origin that reaches it (and to answer with CORS headers).
         self.sio = socketio.Server(
             async_mode="eventlet", max_http_buffer_size=gw.max_message_size,
-            cors_allowed_origins=gw.cors_allowed_origins, ping_interval=gw.ping_interval,
+            cors_allowed_origins="*", ping_interval=gw.ping_interval,
             ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
         websocket_limits.enforce_frame_limit(self.sio.eio)
-        self.app = socketio.WSGIApp(self.sio, static_files=console_files())
+        self.app = HttpGuard(socketio.WSGIApp(self.sio, static_files=console_files()), policy,
+                             CONSOLE_DIR)
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
         self.relay = PushRelay(self.sio, gw.push_queue_size)
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)

@@ -16,6 +16,7 @@ from typing import Any, Deque, Dict, Optional, Tuple
 
 from socketio.exceptions import ConnectionRefusedError
 
+from gateway import access_log
 from shared import protocol
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,9 @@ class Sessions:
         Raises ConnectionRefusedError with code "unauthorized" or "busy".
         """
         auth = auth if isinstance(auth, dict) else {}
-        address = _address(environ)
+        address = access_log.address_of(environ)
         if not self._authenticated(auth):
-            log.warning("refused %s: missing or wrong token", address)
+            access_log.refused(address, protocol.UNAUTHORIZED, " (missing or wrong token)")
             raise refuse(protocol.UNAUTHORIZED, "unauthorized: connect with auth: {token: ...}")
         role = auth.get("role") or protocol.CONTROLLER
         if role not in protocol.ROLES:
@@ -93,7 +94,8 @@ class Sessions:
         evicted = None
         if self.controller is not None:
             if not self._may_take_over(auth, client):
-                log.info("refused %s: %s controls the robot", address, self.controller.address)
+                access_log.refused(address, protocol.BUSY,
+                                   " (%s controls the robot)" % self.controller.address)
                 raise refuse(protocol.BUSY, "busy: another client controls the robot",
                              holder=self.controller.describe())
             evicted = self.controller
@@ -139,7 +141,3 @@ def _takeover_key(auth: Dict[str, Any], environ: Dict[str, Any]) -> str:
     if isinstance(value, str) and value:
         return "id:" + value
     return "peer:%s|%s" % (environ.get("REMOTE_ADDR", "?"), environ.get("HTTP_USER_AGENT", "?"))
-
-
-def _address(environ: Dict[str, Any]) -> str:
-    return "%s:%s" % (environ.get("REMOTE_ADDR", "?"), environ.get("REMOTE_PORT", "?"))

@@ -10,7 +10,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 import yaml
 
@@ -22,7 +22,7 @@ DEV_PATH = REPO_ROOT / "etc" / "robotctl.dev.yaml"
 
 @dataclass(frozen=True)
 class Key:
-    kind: str          # "int", "str", "path", "ipc", "bool", "float", "list"
+    kind: str          # "int", "str", "path", "ipc", "bool", "float", "list", "origins"
     default: Any
     nullable: bool = False
 
@@ -33,7 +33,8 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "port": Key("int", 8000),
         "max_message_size": Key("int", 104857600),
         "auth_token_file": Key("path", None, nullable=True),
-        "cors_allowed_origins": Key("list", None, nullable=True),
+        "cors_allowed_origins": Key("origins", None, nullable=True),
+        "allowed_hosts": Key("list", []),
         "ping_interval": Key("float", 4.0),
         "ping_timeout": Key("float", 6.0),
         "executor_start_timeout": Key("float", 30.0),
@@ -63,14 +64,22 @@ class ConfigError(Exception):
 class Config:
     """Validated configuration: ``config.gateway.port``, ``config.ipc.command_socket``, …"""
 
-    def __init__(self, sections: Dict[str, Dict[str, Any]], path: Optional[Path]):
+    def __init__(self, sections: Dict[str, Dict[str, Any]], path: Optional[Path],
+                 given: FrozenSet[str] = frozenset()):
         self.path = path
+        self.given = given      # "section.key" names set in the file; the rest are defaults
         self._sections = sections
         for name, values in sections.items():
             setattr(self, name, argparse.Namespace(**values))
 
     def as_dict(self) -> Dict[str, Dict[str, Any]]:
         return {name: dict(values) for name, values in self._sections.items()}
+
+    def sources(self) -> Dict[str, Tuple[Any, str]]:
+        """``{"gateway.port": (8000, "default"), ...}``: each value and where it comes from."""
+        return {"%s.%s" % (section, name): (value, "file" if "%s.%s" % (section, name)
+                                             in self.given else "default")
+                for section, values in self._sections.items() for name, value in values.items()}
 
 
 def _check_type(where: str, key: Key, value: Any) -> Any:
@@ -84,7 +93,10 @@ def _check_type(where: str, key: Key, value: Any) -> Any:
         raise ConfigError("%s: expected a number, got %r" % (where, value))
     if key.kind in ("str", "path", "ipc") and not isinstance(value, str):
         raise ConfigError("%s: expected a string, got %r" % (where, value))
-    if key.kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+    if key.kind == "origins" and isinstance(value, str):
+        value = [value]     # one origin, or "*"
+    if key.kind in ("list", "origins") and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)):
         raise ConfigError("%s: expected a list of strings, got %r" % (where, value))
     if key.kind == "ipc" and not value.startswith("ipc://"):
         raise ConfigError("%s: expected an ipc:// address, got %r" % (where, value))
@@ -141,9 +153,12 @@ def load(path: Optional[str]) -> Config:
     except yaml.YAMLError as e:
         raise ConfigError("%s: not valid YAML: %s" % (file, e)) from None
     try:
-        return Config(validate(raw, file.resolve().parent), file)
+        sections = validate(raw, file.resolve().parent)
     except ConfigError as e:
         raise ConfigError("%s: %s" % (file, e)) from None
+    given = frozenset("%s.%s" % (section, name) for section, keys in (raw or {}).items()
+                      for name in (keys or {}))
+    return Config(sections, file, given)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

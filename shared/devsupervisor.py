@@ -1,23 +1,29 @@
 """``make run``: the development stand-in for systemd.
 
-Starts the gateway and the executor as child processes, restarts either whenever it exits
-(the executor exits after every update, as under systemd in production), records how the
-executor stopped as systemd's ExecStopPost= hook does, and stops both on Ctrl+C. It
-waits for signals with sigwaitinfo, so it uses no CPU while nothing happens.
+Starts the gateway, the executor and the default-project watch as child processes, and
+treats them as systemd treats the units: each gets NOTIFY_SOCKET and WATCHDOG_USEC, a child
+that stops pinging is killed and restarted, any child that exits is restarted (the executor
+exits after every update), why the executor stopped is recorded by shared.exit_record as
+its ExecStopPost= hook does, and Ctrl+C stops everything. It sleeps in select() on its
+signals and the notify socket, with a timeout only for the nearest watchdog deadline, so it
+uses no CPU while nothing happens.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Set
 
 from shared import config as config_module
+from shared import exit_record
+from shared.notify_listener import NotifyListener
 
-WATCHED = {signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+WATCHED = (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # After this many crashes within CRASH_WINDOW seconds the executor is restarted with a delay,
 # so a crash loop of the executor's own start-up does not spin (the executor backs off and
 # rolls back crash-looping projects itself, as under systemd).
@@ -26,44 +32,84 @@ CRASH_BURST = 5
 BANNER_WIDTH = 60
 # The three services of robotctl.target, by module.
 CHILDREN = ("gateway", "executor", "executor.default_watch")
+WATCHDOG_SEC = 10.0     # the units' WatchdogSec=
+START_TIMEOUT = 90.0    # systemd's default TimeoutStartSec: until READY=1, no pings needed
+STOP_TIMEOUT = 1.5      # then SIGKILL: Ctrl+C must stop everything within 2 s
 
 
 class Supervisor:
-    def __init__(self, config_path: str, port: int, run_dir: str):
+    def __init__(self, config_path: str, port: int, run_dir: str,
+                 watchdog_sec: float = WATCHDOG_SEC):
         self.config_path = config_path
         self.port = port
-        # Where systemd's ExecStopPost= hook would record how the executor stopped.
-        self.stop_record = os.path.join(run_dir, "executor-last-exit")
+        self.run_dir = run_dir
+        self.watchdog_sec = watchdog_sec
         os.makedirs(run_dir, exist_ok=True)
         for stale in ("executor-last-exit", "executor-exit.json", "executor-crashes.json",
                       "executor-loaded"):
             _remove(os.path.join(run_dir, stale))   # a new run is a boot
+        self.notify = NotifyListener(os.path.join(run_dir, "notify.sock"))
         self.children: Dict[str, subprocess.Popen] = {}
+        self.deadlines: Dict[str, float] = {}       # child -> when its watchdog fires
+        self.watchdog_killed: Set[str] = set()
         self.exits: List[float] = []
 
     def spawn(self, name: str) -> subprocess.Popen:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env.pop("NOTIFY_SOCKET", None)
-        child = subprocess.Popen(
-            [sys.executable, "-m", name, "--config", self.config_path], env=env,
-            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, []))
+        env = dict(os.environ, PYTHONUNBUFFERED="1", NOTIFY_SOCKET=self.notify.path,
+                   WATCHDOG_USEC=str(int(self.watchdog_sec * 1e6)))
+        # Its own process group: Ctrl+C reaches the supervisor only, which stops the
+        # children with SIGTERM as systemd would.
+        child = subprocess.Popen([sys.executable, "-m", name, "--config", self.config_path],
+                                 env=env, preexec_fn=os.setpgrp)
         self.children[name] = child
+        self.deadlines[name] = time.monotonic() + START_TIMEOUT
         return child
 
     def run(self) -> int:
-        signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
+        wakeup_read, wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        for signum in WATCHED:
+            signal.signal(signum, lambda *_: None)   # delivered through the wakeup pipe
+        signal.set_wakeup_fd(wakeup_write, warn_on_full_buffer=False)
+        selector = selectors.DefaultSelector()
+        selector.register(wakeup_read, selectors.EVENT_READ, "signals")
+        selector.register(self.notify, selectors.EVENT_READ, "notify")
         for name in CHILDREN:
             self.spawn(name)
         self.banner()
         try:
             while True:
-                info = signal.sigwaitinfo(WATCHED)
-                if info.si_signo != signal.SIGCHLD:
-                    return self.stop()
-                if self.reap():
-                    return self.stop(1)
+                timeout = max(0.0, min(self.deadlines.values()) - time.monotonic())
+                for key, _ in selector.select(timeout):
+                    if key.data == "notify":
+                        self.notified()
+                        continue
+                    signals = set(os.read(wakeup_read, 512))
+                    if signals - {signal.SIGCHLD}:
+                        return self.stop()
+                    if self.reap():
+                        return self.stop(1)
+                self.check_watchdogs()
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
+            signal.set_wakeup_fd(-1)
+            self.notify.close()
+
+    def notified(self) -> None:
+        pids = {child.pid: name for name, child in self.children.items()}
+        for pid, fields in self.notify.receive():
+            name = pids.get(pid)
+            if name is not None and ("WATCHDOG" in fields or "READY" in fields):
+                self.deadlines[name] = time.monotonic() + self.watchdog_sec
+
+    def check_watchdogs(self) -> None:
+        now = time.monotonic()
+        for name, deadline in self.deadlines.items():
+            child = self.children[name]
+            if now >= deadline and child.poll() is None and name not in self.watchdog_killed:
+                print("robotctl: the %s stopped pinging its watchdog for %g s; killing it"
+                      % (name, self.watchdog_sec), file=sys.stderr, flush=True)
+                self.watchdog_killed.add(name)
+                child.kill()
+                self.deadlines[name] = now + START_TIMEOUT   # reaped on SIGCHLD
 
     def reap(self) -> bool:
         """Restart whichever child exited, as systemd would; True if one cannot run at all
@@ -75,27 +121,16 @@ class Supervisor:
             if status == 78:
                 print("robotctl: the %s has a configuration error" % name, file=sys.stderr)
                 return True
+            result = "watchdog" if name in self.watchdog_killed else None
+            self.watchdog_killed.discard(name)
             if name == "executor":
-                self.record_stop(status)
+                exit_record.write(self.run_dir, name, exit_record.from_wait_status(status, result))
             print("robotctl: the %s exited (%s); restarting it" % (name, _describe(status)),
                   file=sys.stderr)
             if status != 0:
                 self.backoff()
             self.spawn(name)
         return False
-
-    def record_stop(self, status: int) -> None:
-        """Write what systemd passes to ExecStopPost=, in the same format."""
-        if status < 0:
-            name = signal.Signals(-status).name[3:]
-            fields = "SERVICE_RESULT=signal EXIT_CODE=killed EXIT_STATUS=%s" % name
-        else:
-            result = "success" if status == 0 else "exit-code"
-            fields = "SERVICE_RESULT=%s EXIT_CODE=exited EXIT_STATUS=%d" % (result, status)
-        temp = self.stop_record + ".tmp"
-        with open(temp, "w") as f:
-            f.write("%s TIME=%d\n" % (fields, time.time()))
-        os.replace(temp, self.stop_record)
 
     def backoff(self) -> None:
         now = time.monotonic()
@@ -107,12 +142,14 @@ class Supervisor:
         for child in self.children.values():
             if child.poll() is None:
                 child.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
         for child in self.children.values():
             try:
-                child.wait(10)
+                child.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
-        print("robotctl: stopped")
+                child.wait()
+        print("robotctl: stopped", flush=True)
         return status
 
     def banner(self) -> None:
@@ -127,6 +164,9 @@ class Supervisor:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m shared.devsupervisor", description=__doc__)
     config_module.add_arguments(parser)
+    parser.add_argument("--watchdog-sec", type=float, default=WATCHDOG_SEC, metavar="SECONDS",
+                        help="the children's watchdog timeout (default %g, as the units)"
+                        % WATCHDOG_SEC)
     args = parser.parse_args(argv)
     path = config_module.path_from_args(args)
     try:
@@ -134,8 +174,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except config_module.ConfigError as e:
         print("robotctl: configuration error: %s" % e, file=sys.stderr)
         return 78
-    run_dir = os.path.dirname(config.ipc.command_socket[len("ipc://"):])
-    return Supervisor(path, config.gateway.port, run_dir).run()
+    return Supervisor(path, config.gateway.port, exit_record.run_dir_of(config),
+                      args.watchdog_sec).run()
 
 
 def _describe(status: int) -> str:

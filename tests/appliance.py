@@ -19,7 +19,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import yaml
 
@@ -73,8 +73,9 @@ def b64(data: bytes) -> str:
 class Appliance:
     """``make run`` in miniature, started with this interpreter (venv or Debian's python3)."""
 
-    def __init__(self, root: Path, **overrides: Dict[str, Any]):
+    def __init__(self, root: Path, supervisor_args: Sequence[str] = (), **overrides: Dict[str, Any]):
         self.root = root
+        self.supervisor_args = list(supervisor_args)
         self.port = free_port()
         # ipc paths are limited to ~107 bytes: keep sockets in a short private folder.
         self.sockdir = Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
@@ -106,7 +107,8 @@ class Appliance:
     def start(self) -> "Appliance":
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.devsupervisor", "--config", str(self.config_path)],
+            [sys.executable, "-m", "shared.devsupervisor", "--config", str(self.config_path)]
+            + self.supervisor_args,
             cwd=str(REPO), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True)
         threading.Thread(target=self._read_output, daemon=True).start()

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import List, Optional
 
-from gateway.cli import commands
+from gateway.cli import commands, local_commands
 from gateway.cli.errors import EPILOG, INTERRUPTED, USAGE, CliError
 from gateway.cli.output import Output
 from gateway.cli.settings import DEFAULT_URL, resolve
@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy = add("deploy", commands.deploy, "upload a project folder or .zip, then start it")
     deploy.add_argument("path", metavar="PATH", help="a project folder or a .zip file")
     call = add("call", commands.call, "call a method of the project and print what it returns")
+    call.add_argument("--hold", type=positive, default=0.0, metavar="SECONDS",
+                      help="stay connected this long after the reply, then disconnect; "
+                      "without it the disconnect right after the reply runs the project's "
+                      "stop hooks at once (a Move stops)")
     call.add_argument("object", metavar="OBJECT", help="a module-level object, or - for a function")
     call.add_argument("method", metavar="METHOD")
     call.add_argument("args", nargs="*", metavar="ARGS-JSON | key=value",
@@ -81,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("describe", commands.describe, "the project's objects, methods and functions")
     add("logs", commands.logs, "follow the robot's logs (extra arguments go to journalctl)")
     add("token", commands.token, "print the robot's access token (needs root or group robotctl)")
+    config = add("config", local_commands.config,
+                 "print this machine's effective configuration and where each value comes from")
+    config.add_argument("--config", metavar="PATH", help="the file to read (default: "
+                        "$ROBOTCTL_CONFIG, else /etc/robotctl/robotctl.yaml)")
+    add("discover", local_commands.discover,
+        "list the robotctl appliances on the LAN (name, address, port, version, token needed)")
     return parser
 
 

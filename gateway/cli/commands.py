@@ -107,7 +107,13 @@ def call(args: argparse.Namespace, settings: Settings, output: Output) -> int:
               "method": args.method, "args": parse_call_args(args.args)}
     with control(settings) as connection:
         data = connection.request(protocol.PROCESS, {"params": params})
-    output.result(data, render.value)
+        output.result(data, render.value)
+        if args.hold:
+            # Disconnecting runs the project's stop hooks (the robot stops): staying
+            # connected is what keeps a motion going.
+            output.note("holding control for %g s; the robot stops when robotctl disconnects "
+                        "(Ctrl+C stops it now)" % args.hold)
+            time.sleep(args.hold)
     return 0
 
 

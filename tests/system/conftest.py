@@ -19,7 +19,7 @@ from container import Container, missing_prerequisites, rootfs, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("robotctl-gateway", "robotctl-executor", "robotctl-watch")
-UNITS = SERVICES + ("robotctl.target",)
+UNITS = SERVICES + ("robotctl-avahi", "robotctl.target")
 TIMINGS: Dict[str, float] = {}
 
 
@@ -76,9 +76,10 @@ def deb() -> Path:
     return path
 
 
-def build_variant(tmp: Path, revision: str, edit_default: bool) -> Path:
+def build_variant(tmp: Path, revision: str, edit_default: bool, edit_config: bool = False) -> Path:
     """Build the tree as version <version>+<revision> (an upgrade of dist/'s .deb), in a
-    copy; with `edit_default`, the packaged default project changes too."""
+    copy; with `edit_default`, the packaged default project changes too, with
+    `edit_config` the shipped etc/robotctl.yaml."""
     src = tmp / revision / "src"
     # As `make deb` does: the sources plus the built console client (git-ignored).
     console = "gateway/console/vendor/socket.io.min.js"
@@ -94,6 +95,10 @@ def build_variant(tmp: Path, revision: str, edit_default: bool) -> Path:
     if edit_default:
         main = src / "executor" / "default_project" / "main.py"
         main.write_text(main.read_text() + f"\n# packaged in {version}\n")
+    if edit_config:
+        shipped = src / "etc" / "robotctl.yaml"
+        shipped.write_text(shipped.read_text().replace("  # ping_timeout: 6.0\n",
+                                                       "  # ping_timeout: 6.0 (changed)\n"))
     subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return tmp / revision / f"robotctl_{version}_all.deb"
@@ -133,10 +138,16 @@ class Appliance(Container):
     def use_free_port(self) -> None:
         """Point the gateway at a free host port and (re)start the appliance."""
         self.port = free_port()
-        self.sh(r"sed -i 's/^\(\s*port:\s*\)[0-9]\+/\1%d/' /etc/robotctl/robotctl.yaml" % self.port)
+        self.set_port(self.port)
         self.run(["systemctl", "reset-failed"])
         self.run(["systemctl", "restart", "robotctl.target"])
         self.wait_active()
+
+    def set_port(self, port: int) -> None:
+        """gateway.port in /etc/robotctl/robotctl.yaml, whether the file lists it commented
+        out (as shipped since 0.1.0-2) or set (0.1.0-1's file)."""
+        self.sh(r"sed -i 's/^\(\s*\)\(# \)\?port:\s*[0-9]\+/\1port: %d/' "
+                "/etc/robotctl/robotctl.yaml" % port)
 
     def wait_active(self, units=SERVICES, timeout: float = 60) -> None:
         def all_active() -> bool:
@@ -155,11 +166,11 @@ class Appliance(Container):
         return int(self.prop(unit, "MainPID"))
 
 
-def boot(name: str, hostdir: Path) -> Appliance:
+def boot(name: str, hostdir: Path, veth: bool = False) -> Appliance:
     start = time.monotonic()
     root = rootfs()
     _timed("rootfs (cached)" if time.monotonic() - start < 1 else "rootfs build", start)
-    box = Appliance(name, root, hostdir)
+    box = Appliance(name, root, hostdir, veth)
     start = time.monotonic()
     try:
         box.boot()

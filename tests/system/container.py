@@ -24,7 +24,11 @@ PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "python3", "procps", "iproute2",
     "python3-socketio", "python3-eventlet", "python3-zmq", "python3-sdnotify",
     "python3-yaml", "python3-watchdog", "python3-websocket",
+    # LAN discovery; the daemon is disabled in the image (most containers share the host's
+    # network) and started by the tests that give their container a veth of its own.
+    "avahi-daemon", "avahi-utils",
 )
+DISABLED_UNITS = ("avahi-daemon.service", "avahi-daemon.socket")
 CACHE_DIR = Path("/var/tmp")
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
 
@@ -60,7 +64,8 @@ def rootfs() -> Path:
     It is built under a temporary name and renamed when complete, so an interrupted
     build is never used; a lock file serialises concurrent test runs.
     """
-    key = hashlib.sha256("\n".join((SUITE,) + tuple(sorted(PACKAGES))).encode()).hexdigest()
+    key = hashlib.sha256("\n".join((SUITE,) + tuple(sorted(PACKAGES)) + DISABLED_UNITS).encode()
+                         ).hexdigest()
     final = CACHE_DIR / f"robotctl-rootfs-{key[:16]}"
     with open(f"{final}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -75,7 +80,9 @@ def _build_rootfs(final: Path) -> None:
     subprocess.run(
         ["mmdebstrap", "--variant=minbase", "--quiet", f"--include={','.join(PACKAGES)}",
          # Keep the package lists: apt inside can then resolve the .deb's dependencies.
-         "--skip=cleanup/apt/lists", SUITE, str(partial), SOURCES],
+         "--skip=cleanup/apt/lists",
+         "--customize-hook=systemctl --root=\"$1\" disable " + " ".join(DISABLED_UNITS),
+         SUITE, str(partial), SOURCES],
         check=True,
     )
     partial.rename(final)
@@ -84,8 +91,11 @@ def _build_rootfs(final: Path) -> None:
 class Container:
     """One booted container; every boot starts pristine (--volatile=overlay)."""
 
-    def __init__(self, name: str, root: Path, hostdir: Path) -> None:
+    def __init__(self, name: str, root: Path, hostdir: Path, veth: bool = False) -> None:
         self.name = name
+        # A network namespace of its own with one veth link (host0 inside, ve-NAME outside):
+        # multicast (mDNS) stays between the two ends.
+        self.veth = veth
         self.root = root
         self.hostdir = hostdir  # visible inside as /mnt/host
         self.cgroups = [base / f"robotctl-test-{name}" for base in CGROUP_ROOTS if base.is_dir()]
@@ -100,7 +110,8 @@ class Container:
             self.nspawn = subprocess.Popen(
                 ["systemd-nspawn", "-b", "-D", str(self.root), "-M", self.name,
                  "--register=no", "--keep-unit", "--console=read-only",
-                 "--volatile=overlay", f"--bind={self.hostdir}:/mnt/host"],
+                 "--volatile=overlay", f"--bind={self.hostdir}:/mnt/host"]
+                + (["--network-veth"] if self.veth else []),
                 stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
                 preexec_fn=self._enter_cgroups,
             )

@@ -57,13 +57,14 @@ def test_killed_executor_is_restarted_and_its_exit_recorded(container: Appliance
     assert container.main_pid() != before
     # The hook ran (the new executor consumes its record at start-up).
     hook = container.prop("robotctl-executor", "ExecStopPost")
-    assert "path=/usr/lib/robotctl/record-exit" in hook and "status=0/0" in hook, hook
+    assert "argv[]=/usr/bin/python3 -m shared.exit_record" in hook and "status=0/0" in hook, hook
 
 
 def test_record_exit_writes_one_line_atomically(container: Appliance) -> None:
-    container.sh("setpriv --reuid=robotctl --regid=robotctl --clear-groups env"
+    container.sh("cd /usr/lib/robotctl && setpriv --reuid=robotctl --regid=robotctl"
+                 " --clear-groups env PYTHONPATH=/usr/lib/robotctl"
                  " SERVICE_RESULT=signal EXIT_CODE=killed EXIT_STATUS=KILL"
-                 " /usr/lib/robotctl/record-exit probe")
+                 " python3 -m shared.exit_record --config /etc/robotctl/robotctl.yaml probe")
     line = container.read("/run/robotctl/probe-last-exit")
     assert re.fullmatch(r"SERVICE_RESULT=signal EXIT_CODE=killed EXIT_STATUS=KILL TIME=\d+\n",
                         line), line
@@ -166,7 +167,7 @@ def test_robotctl_command_works_on_the_robot(container: Appliance) -> None:
 def test_avahi_service_advertises_the_gateway(container: Appliance) -> None:
     xml = container.read("/etc/avahi/services/robotctl.service")
     version = container.sh("dpkg-query -W -f '${source:Upstream-Version}' robotctl").strip()
-    for needle in ("<type>_robotctl._tcp</type>", "<port>8000</port>",
+    for needle in ("<type>_robotctl._tcp</type>", f"<port>{container.port}</port>",
                    f"<txt-record>version={version}</txt-record>",
                    "<txt-record>auth=token</txt-record>"):
         assert needle in xml

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared import config
 from shared.config import ConfigError
@@ -53,9 +54,14 @@ def test_the_shipped_file_is_valid_and_documents_every_key():
     text = shipped.read_text()
     for section, keys in config.SCHEMA.items():
         for name in keys:
-            assert re.search(r"^\s+%s:" % name, text, re.M), "%s.%s is not in %s" % (
+            assert re.search(r"^\s+(# )?%s: " % name, text, re.M), "%s.%s is not in %s" % (
                 section, name, shipped)
-    # production defaults: the file agrees with the built-in defaults where the issue fixes them
+            # Listed with its default, commented out: the defaults live in the code.
+            listed = re.search(r"^\s+# %s: (.*?)(\s+#.*)?$" % name, text, re.M)
+            if listed:
+                assert yaml.safe_load(listed.group(1)) == config.SCHEMA[section][name].default
+    # The one value the package sets: the token.
+    assert loaded.gateway.auth_token_file == "/etc/robotctl/token"
     assert loaded.gateway.port == 8000
     assert loaded.executor.projects_dir == "/var/lib/robotctl/projects"
     assert loaded.ipc.command_socket == "ipc:///run/robotctl/cmd.ipc"
@@ -87,7 +93,8 @@ def test_unknown_key_is_named_with_its_section(tmp_path):
     ("executor:\n  max_execution_time: -1\n", "executor.max_execution_time", "negative"),
     ("executor:\n  projects_dir: null\n", "executor.projects_dir", "required"),
     ("ipc:\n  command_socket: tcp://127.0.0.1:5555\n", "ipc.command_socket", "ipc://"),
-    ("gateway:\n  cors_allowed_origins: '*'\n", "gateway.cors_allowed_origins", "list"),
+    ("gateway:\n  cors_allowed_origins: 5\n", "gateway.cors_allowed_origins", "list"),
+    ("gateway:\n  allowed_hosts: robot\n", "gateway.allowed_hosts", "list"),
 ])
 def test_wrong_types_are_named(tmp_path, text, key, expected):
     message = error_of(tmp_path, text)

@@ -58,7 +58,7 @@ def test_update_prefers_data_over_zip_data():
 
 @pytest.mark.parametrize("payload, words", [
     ({"data": "not base64!"}, ["data", "base64"]),
-    ({"data": "QUJ"}, ["data", "base64"]),                     # bad padding
+    ({"data": "QUJDR"}, ["data", "base64", "offset 5"]),        # one character too many
     ({"zip_data": "%%%"}, ["zip_data", "base64"]),
     ({"data": ""}, ["data", "non-empty string"]),
     ({"data": 5}, ["data", "a number"]),
