@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--start", help="JSON args of camera.start; omitted: do not start")
     parser.add_argument("--stop", action="store_true", help="call camera.stop at the end")
     parser.add_argument("--subscribe", help="JSON rates to subscribe to first")
+    parser.add_argument("--bare", action="store_true", help="the bench's bare server (no status)")
     args = parser.parse_args()
     print(json.dumps(watch(args)), flush=True)
 
@@ -50,18 +51,23 @@ def watch(args: argparse.Namespace) -> Dict[str, Any]:
     skip_utf8_validation()
     client = socketio.Client(reconnection=False)
     ages: List[float] = []
+    arrivals: List[float] = []      # seconds since connecting, per frame
     seqs: List[int] = []
     states: List[int] = []
     disconnects: List[float] = []
     reports: List[Any] = []
 
+    started = time.time()
+
     def frame(data: Any) -> None:
-        ages.append(time.time() - data["t"])
+        now = time.time()
+        ages.append(now - data["t"])
+        arrivals.append(now - started)
         seqs.append(data["seq"])
     client.on("camera", frame)
     client.on("robot_state", lambda data: states.append(data["seq"]))
     client.on("robotctl:push_dropped", reports.append)
-    client.on("disconnect", lambda *reason: disconnects.append(time.time()))
+    client.on("disconnect", lambda *reason: disconnects.append(time.time() - started))
     client.connect(args.url, transports=["websocket"], auth={"role": args.role},
                    wait_timeout=30)
     result: Dict[str, Any] = {}
@@ -70,13 +76,14 @@ def watch(args: argparse.Namespace) -> Dict[str, Any]:
     if args.start:
         result["started"] = call(client, "camera", "start", json.loads(args.start))
     rtts, failed = timed_calls(client, args.seconds, args.call_hz)
-    if client.connected:        # what the gateway and the kernel hold for each client, now
+    if client.connected and not args.bare:    # what the gateway and kernel hold, per client
         status = client.call("status", {}, timeout=30) or {}
         result["clients"] = (status.get("data") or {}).get("clients")
     if args.stop and client.connected:
         call(client, "camera", "stop", {})
-    result.update({"ages": ages, "seqs": seqs, "states": len(states), "rtts": rtts,
+    result.update({"ages": ages, "arrivals": arrivals, "seqs": seqs, "states": len(states), "rtts": rtts,
                    "failed_calls": failed, "disconnects": len(disconnects),
+                   "disconnected_after": disconnects[0] if disconnects else None,
                    "connected": client.connected, "drop_reports": reports})
     if client.connected:
         client.disconnect()
@@ -105,8 +112,8 @@ def timed_calls(client: socketio.Client, seconds: float, hz: float) -> Any:
             if reply.get("data") != "pong":
                 failed.append(repr(reply)[:200])
             rtts.append(time.monotonic() - started)
-        except socketio.exceptions.TimeoutError:
-            failed.append("timeout")
+        except Exception as e:       # a timeout, or the connection lost during the call
+            failed.append(type(e).__name__)
         due += 1.0 / hz
         time.sleep(max(0.0, due - time.monotonic()))
     return rtts, failed
