@@ -41,7 +41,11 @@ def tune_listener(listener: Any) -> None:
 
 
 def connection_socket(environ: Dict[str, Any]) -> Optional[Any]:
-    """The client's TCP socket from eventlet.wsgi's WSGI environment, if there is one."""
+    """The client's TCP socket from eventlet.wsgi's WSGI environment, for a session that
+    began as a websocket. A session that began with long-polling may upgrade on another
+    connection, so its first request's socket is not the one that carries its data: None."""
+    if environ.get("HTTP_UPGRADE", "").lower() != "websocket":
+        return None
     try:
         return environ["eventlet.input"].get_socket()
     except (KeyError, AttributeError):

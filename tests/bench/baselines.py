@@ -68,7 +68,8 @@ def stream(host: str) -> None:
     import time
 
     import eventlet
-    sio, serve = socketio_server(host)
+    # the gateway's default liveness settings, so that both are held to the same deadline
+    sio, serve = socketio_server(host, ping_interval=4, ping_timeout=6)
 
     def every(period: float, emit: Any) -> None:
         seq, due = 0, time.monotonic()
