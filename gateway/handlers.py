@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Optional
 import socketio
 
 import shared
+from gateway import client_sockets
 from gateway.chunked_upload import ChunkedUploads
 from gateway.executor_link import ExecutorLink, ExecutorUnavailable
 from gateway.push_relay import PushRelay
@@ -66,6 +67,7 @@ class Handlers:
             protocol.PROCESS: self.process, protocol.DESCRIBE: self.describe,
             protocol.STATUS: self.status, protocol.UPLOAD_BEGIN: self.upload_begin,
             protocol.UPLOAD_CHUNK: self.upload_chunk, protocol.UPLOAD_COMMIT: self.upload_commit,
+            protocol.SUBSCRIBE: self.subscribe,
         }
         for event, handler in events.items():
             if event in protocol.CONTROL_EVENTS:
@@ -96,7 +98,9 @@ class Handlers:
             self.sio.start_background_task(self._evict, evicted.sid)
         # Queued, not emitted: the client's writer runs after the CONNECT packet is sent
         # (python-socketio 5.7.2 would send an emit made here before CONNECT).
-        self.relay.add(sid).put(protocol.SERVER_INFO, self.server_info(client))
+        connection = client_sockets.connection_socket(environ or {})
+        self.relay.add(sid, client.address, connection).put(
+            protocol.SERVER_INFO, self.server_info(client))
         log.info("%s %s connected", client.role, client.address)
         self.on_clients_changed()
         return None
@@ -210,7 +214,12 @@ class Handlers:
             "controller": controller.describe() if controller else None,
             "observers": len(self.sessions.observers),
             "last_restart": hello.last_restart if hello else None,
+            "clients": self.relay.stats(),
         })
+
+    def subscribe(self, sid: str, payload: Any = None) -> Ack:
+        rates = self.relay.subscribe(sid, protocol.parse_subscribe(payload))
+        return protocol.success("rates set", {"rates": rates})
 
     def upload_begin(self, sid: str, payload: Any = None) -> Ack:
         return protocol.success("upload ready", self.uploads.begin(payload))

@@ -1,121 +1,226 @@
-"""Delivering events to each connected client through a bounded queue.
+"""Delivering events to each connected client within its budget, control first.
 
-python-socketio's ``emit`` never blocks: a client that reads slower than the project pushes
-would grow the server's memory without limit. So every client gets its own queue, bounded at
-``push_queue_size``; past the bound the oldest events are dropped and the client is told how
-many, per event name, in ``robotctl:push_dropped``. Dropping is never silent.
+python-socketio's ``emit`` never blocks, and Engine.IO holds every packet for a client in one
+queue, in order: emitted freely, a slow client's frames would grow the server's memory and
+its PINGs and acks would wait behind seconds of data. So each client gets a ClientQueue:
 
-One writer greenlet per client moves events from its queue into Engine.IO. While Engine.IO's
-own queue for that client is short it just yields every RELAY_BATCH events; once it backs up
-(a slow link), the writer waits on that queue's ``join()`` — an event, not a poll.
+- what waits for the client is held here (client_backlog): bounded by
+  ``gateway.client_buffer_bytes`` together with Engine.IO's queue for it; latest-value events
+  keep one value each; beyond the budget the oldest are dropped and reported in
+  ``robotctl:push_dropped``;
+- one writer greenlet hands data to Engine.IO only while Engine.IO holds less than
+  HANDOFF_BYTES for the client (about one frame; writer_queue says when its writer has
+  written a batch), so an ack or a PING emitted meanwhile waits behind at most that;
+  system events are handed over ahead of any waiting data;
+- the client's ``subscribe`` rates thin its events (rate_thinner);
+- a client whose connection takes nothing of what waits for it for ``gateway.stall_timeout``
+  seconds is disconnected (its TCP connection is cut, so a controller's stop hooks run as for
+  any client that leaves). A timer checks, armed only while data waits.
 """
 from __future__ import annotations
 
-import collections
+import json
 import logging
-from typing import Any, Counter, Deque, Dict, List, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 import eventlet
 from eventlet.event import Event
 import socketio
 
+from gateway import client_sockets, writer_queue
+from gateway.client_backlog import Backlog
+from gateway.rate_thinner import RateThinner
 from shared import protocol
 
 log = logging.getLogger(__name__)
 
-RELAY_BATCH = 100
-# Engine.IO packets queued for one client before the writer waits for them to be sent.
-ENGINEIO_BACKLOG = 1000
+# Data handed to Engine.IO for one client while its writer has less than this to write.
+HANDOFF_BYTES = 64 * 1024
+# Drops are reported when the client's backlog empties, and at least this often meanwhile.
+DROP_REPORT_INTERVAL = 1.0
+
+
+def _size_of(data: Any) -> int:
+    """Bytes of an event the gateway emits itself (pushes carry their IPC size)."""
+    return len(json.dumps(data, default=str))
 
 
 class ClientQueue:
-    def __init__(self, sio: socketio.Server, sid: str, bound: int):
-        self._sio = sio
-        self.sid = sid
-        self._bound = bound
-        self._events: Deque[Tuple[str, Any]] = collections.deque()
-        self._dropped: Counter[str] = collections.Counter()
+    def __init__(self, sio: socketio.Server, sid: str, address: str, connection: Any,
+                 budget: int, stall_timeout: float, on_stalled: Callable[[str], None]):
+        self._sio, self.sid, self.address = sio, sid, address
+        self._connection = connection        # the TCP socket, when known
+        self._budget, self._stall_timeout, self._on_stalled = budget, stall_timeout, on_stalled
+        self.backlog = Backlog()
+        self.thinner = RateThinner(self._put_thinned)
+        self._engineio = self._find_engineio_queue()
+        if self._engineio is not None:
+            self._engineio.on_idle = self._engineio_idle
         self._wake = Event()
         self._closed = False
+        self._progress_at = self._stall_from = time.monotonic()
+        self._stall_timer: Any = None
+        self._reported_at = 0.0
         self._writer = eventlet.spawn(self._write)
 
-    def put(self, event: str, data: Any) -> None:
-        if len(self._events) >= self._bound:
-            dropped, _ = self._events.popleft()
-            self._dropped[dropped] += 1
-        self._events.append((event, data))
+    # -- what comes in ----------------------------------------------------------------------
+
+    def put(self, event: str, data: Any, size: int = 0, latest: bool = False) -> None:
+        """Queue an event for this client. Never emits here: the writer greenlet does."""
+        if self._closed:
+            return
+        size = size or _size_of(data)
+        if not self.thinner.offer(event, data, size):
+            self._check_budget()     # held back for its turn; it counts against the budget
+            return
+        self._add(event, data, size, latest)
+
+    def _put_thinned(self, event: str, data: Any, size: int) -> None:
+        self._add(event, data, size, True)
+
+    def _add(self, event: str, data: Any, size: int, latest: bool) -> None:
+        self.backlog.add(event, data, size, latest, self._room())
         if not self._wake.ready():
             self._wake.send()
 
-    def flush(self) -> None:
-        """Emit everything queued now, in order (before the client is disconnected)."""
-        while self._events:
-            event, data = self._events.popleft()
-            self._sio.emit(event, data, to=self.sid)
+    def _room(self) -> int:
+        """Bytes the backlog may hold: the budget less what Engine.IO and the thinner hold."""
+        return self._budget - self.engineio_bytes() - self.thinner.held_bytes
 
-    def close(self) -> None:
-        self._closed = True
-        if not self._wake.ready():
-            self._wake.send()
+    def _check_budget(self) -> None:
+        self.backlog.trim(self._room())
+
+    def subscribe(self, rates: Dict[str, Optional[float]]) -> Dict[str, float]:
+        return self.thinner.set_rates(rates)
+
+    # -- the writer -------------------------------------------------------------------------
 
     def _write(self) -> None:
-        sent = 0
         while True:
             self._wake.wait()
             self._wake = Event()
-            first = True
-            while self._events and not self._closed:
-                event, data = self._events.popleft()
-                self._sio.emit(event, data, to=self.sid)
-                sent += 1
-                if first:
-                    first = False
-                    eventlet.sleep(0)    # the first event of a burst is written at once
-                elif sent % RELAY_BATCH == 0:
-                    self._report_drops()
-                    self._backpressure()
             if self._closed:
                 return
-            self._report_drops()
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Give Engine.IO the system events, a drop report if due, then data up to
+        HANDOFF_BYTES; arm the stall timer if something is left waiting."""
+        while self.backlog.system and self._engineio_queued() < HANDOFF_BYTES:
+            self._emit(self.backlog.pop_system())
+        self._report_drops()
+        while self.backlog.data and self.engineio_bytes() < HANDOFF_BYTES:
+            self._emit(self.backlog.pop_data())
+        self._watch_stall()
+
+    def _emit(self, entry: Any) -> None:
+        self._sio.emit(entry.event, entry.data, to=self.sid)
 
     def _report_drops(self) -> None:
-        if self._dropped:
-            count = sum(self._dropped.values())
-            log.warning("client %s is too slow: dropped %d events", self.sid, count)
-            self._sio.emit(protocol.PUSH_DROPPED,
-                           {"count": count, "by_event": dict(self._dropped)}, to=self.sid)
-            self._dropped.clear()
-
-    def _backpressure(self) -> None:
-        queue = self._engineio_queue()
-        if queue is None or queue.qsize() <= ENGINEIO_BACKLOG:
-            eventlet.sleep(0)   # let the websocket writers run
+        now = time.monotonic()
+        if not self.backlog.dropped or (
+                self.backlog.data and now - self._reported_at < DROP_REPORT_INTERVAL):
             return
-        # join() wakes when Engine.IO's writer has taken everything; while it stays backed
-        # up (a stalled client) keep waiting rather than adding more. The timeout only lets
-        # the loop notice a client that left, whose queue never drains.
-        while queue.qsize() > ENGINEIO_BACKLOG and not self._closed:
-            with eventlet.Timeout(1.0, False):
-                queue.join()
+        report = self.backlog.take_drop_report()
+        self._reported_at = now
+        log.warning("client %s is too slow: dropped %d events", self.address, report["count"])
+        self._sio.emit(protocol.PUSH_DROPPED, report, to=self.sid)
 
-    def _engineio_queue(self) -> Optional[Any]:
+    def _engineio_idle(self, progressed: bool) -> None:
+        """Engine.IO's writer has written what it took (called in its greenlet)."""
+        if progressed:
+            self._progress_at = time.monotonic()
+        if (self.backlog or self.backlog.dropped) and not self._wake.ready():
+            self._wake.send()
+
+    def flush(self) -> None:
+        """Hand the system events over now (before the client is disconnected)."""
+        entry = self.backlog.pop_system()
+        while entry is not None:
+            self._emit(entry)
+            entry = self.backlog.pop_system()
+
+    # -- Engine.IO's queue -------------------------------------------------------------------
+
+    def _find_engineio_queue(self) -> Optional[writer_queue.WriterQueue]:
         try:
             eio_sid = self._sio.manager.eio_sid_from_sid(self.sid, "/")
-            return self._sio.eio.sockets[eio_sid].queue
+            found = self._sio.eio.sockets[eio_sid].queue
         except (KeyError, AttributeError):
             return None
+        return found if isinstance(found, writer_queue.WriterQueue) else None
+
+    def engineio_bytes(self) -> int:
+        return self._engineio.held_bytes if self._engineio is not None else 0
+
+    def _engineio_queued(self) -> int:
+        return self._engineio.queued_bytes if self._engineio is not None else 0
+
+    # -- stalls ---------------------------------------------------------------------------
+
+    def _data_waits(self) -> bool:
+        return bool(self.backlog) or self.engineio_bytes() > 0
+
+    def _watch_stall(self) -> None:
+        if self._stall_timer is None and self._data_waits() and not self._closed:
+            self._stall_from = time.monotonic()
+            self._stall_timer = eventlet.spawn_after(self._stall_timeout, self._check_stall)
+
+    def _check_stall(self) -> None:
+        self._stall_timer = None
+        if self._closed or not self._data_waits():
+            return
+        quiet_since = max(self._progress_at, self._stall_from)
+        left = quiet_since + self._stall_timeout - time.monotonic()
+        if left > 0:
+            self._stall_timer = eventlet.spawn_after(left, self._check_stall)
+            return
+        log.warning("client %s (sid %s) took nothing of the %d bytes waiting for it in %g s "
+                    "(gateway.stall_timeout); disconnecting it", self.address, self.sid,
+                    self.held_bytes(), self._stall_timeout)
+        self._on_stalled(self.sid)
+
+    def cut_connection(self) -> bool:
+        return client_sockets.cut(self._connection)
+
+    # -- accounting -------------------------------------------------------------------------
+
+    def held_bytes(self) -> int:
+        return self.backlog.bytes + self.thinner.held_bytes + self.engineio_bytes()
+
+    def stats(self) -> Dict[str, Any]:
+        kernel = client_sockets.kernel_queue(self._connection)
+        return {"address": self.address, "held_bytes": self.held_bytes(),
+                "kernel_bytes": kernel[0] if kernel else None,
+                "kernel_unsent_bytes": kernel[1] if kernel else None,
+                "rates": dict(self.thinner.rates)}
+
+    def close(self) -> None:
+        self._closed = True
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+        self.thinner.close()
+        self.backlog.clear()
+        if self._engineio is not None:
+            self._engineio.on_idle = writer_queue._nothing
+        if not self._wake.ready():
+            self._wake.send()
 
 
 class PushRelay:
     """Fans events out to every connected client's queue."""
 
-    def __init__(self, sio: socketio.Server, bound: int):
+    def __init__(self, sio: socketio.Server, budget: int, stall_timeout: float):
         self._sio = sio
-        self._bound = bound
+        self._budget, self._stall_timeout = budget, stall_timeout
         self._clients: Dict[str, ClientQueue] = {}
+        writer_queue.install(sio.eio)
 
-    def add(self, sid: str) -> ClientQueue:
-        queue = self._clients[sid] = ClientQueue(self._sio, sid, self._bound)
+    def add(self, sid: str, address: str = "?", connection: Any = None) -> ClientQueue:
+        queue = self._clients[sid] = ClientQueue(
+            self._sio, sid, address, connection, self._budget, self._stall_timeout,
+            self._disconnect_stalled)
         return queue
 
     def remove(self, sid: str) -> None:
@@ -137,9 +242,28 @@ class PushRelay:
         if queue is not None:
             queue.put(event, data)
 
+    def subscribe(self, sid: str, rates: Dict[str, Optional[float]]) -> Dict[str, float]:
+        """Set ``sid``'s rates for the events named; return its effective rates."""
+        queue = self._clients.get(sid)
+        return queue.subscribe(rates) if queue is not None else {}
+
+    def stats(self) -> List[Dict[str, Any]]:
+        return [queue.stats() for queue in self._clients.values()]
+
     def broadcast(self, event: str, data: Any, latest: bool = False, size: int = 0) -> None:
         """To every client; with none connected the event is dropped (documented).
 
         ``latest`` and ``size`` (bytes) come from the executor's Push message."""
         for queue in self._clients.values():
-            queue.put(event, data)
+            queue.put(event, data, size, latest)
+
+    def _disconnect_stalled(self, sid: str) -> None:
+        queue = self._clients.get(sid)
+        if queue is None:
+            return
+        # Cutting the TCP connection ends the session the way a vanished client's does (the
+        # disconnect handler runs); without a socket (long-polling), ask Socket.IO, which
+        # waits for the client's queue to drain, so not forever.
+        if not queue.cut_connection():
+            with eventlet.Timeout(1.0, False):
+                self._sio.disconnect(sid)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 from typing import Any, Dict, Optional
 
 import eventlet
@@ -14,7 +13,7 @@ import eventlet.wsgi
 import socketio
 
 import shared
-from gateway import websocket_limits
+from gateway import client_sockets, websocket_limits
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
 from gateway.http_guard import HttpGuard
@@ -57,7 +56,7 @@ class Gateway:
         self.app = HttpGuard(socketio.WSGIApp(self.sio, static_files=console_files()), policy,
                              CONSOLE_DIR)
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
-        self.relay = PushRelay(self.sio, gw.push_queue_size)
+        self.relay = PushRelay(self.sio, gw.client_buffer_bytes, gw.stall_timeout)
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)
         self.handlers.on_clients_changed = self.update_status
         self.link.on_executor_change = self._executor_changed
@@ -71,9 +70,7 @@ class Gateway:
     def serve(self, listener: Optional[Any] = None) -> None:
         gw = self.config.gateway
         listener = listener or eventlet.listen((gw.host, gw.port))
-        # Accepted connections inherit it (Linux): a small write (an ack after an event)
-        # must not wait for the client's delayed ACK (~40 ms) behind Nagle's algorithm.
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client_sockets.tune_listener(listener)      # inherited by every client connection
         self.link.start()
         self.handlers.register()
         eventlet.spawn(self._feed_watchdog)

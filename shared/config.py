@@ -7,12 +7,15 @@ Relative paths (and relative ``ipc://`` paths) are resolved against the config f
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Optional, Tuple
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "ROBOTCTL_CONFIG"
 DEFAULT_PATH = "/etc/robotctl/robotctl.yaml"
@@ -38,7 +41,8 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "ping_interval": Key("float", 4.0),
         "ping_timeout": Key("float", 6.0),
         "executor_start_timeout": Key("float", 30.0),
-        "push_queue_size": Key("int", 10000),
+        "client_buffer_bytes": Key("int", 4194304),
+        "stall_timeout": Key("float", 30.0),
     },
     "executor": {
         "projects_dir": Key("path", "/var/lib/robotctl/projects"),
@@ -54,6 +58,12 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "command_socket": Key("ipc", "ipc:///run/robotctl/cmd.ipc"),
         "callback_socket": Key("ipc", "ipc:///run/robotctl/callback.ipc"),
     },
+}
+
+# Keys still accepted (so an edited configuration file keeps working after an upgrade) but
+# ignored; each is logged at start-up with what replaced it.
+DEPRECATED: Dict[str, Dict[str, str]] = {
+    "gateway": {"push_queue_size": "gateway.client_buffer_bytes (a budget in bytes, not events)"},
 }
 
 
@@ -131,7 +141,10 @@ def validate(raw: Any, base: Path) -> Dict[str, Dict[str, Any]]:
         if not isinstance(given, dict):
             raise ConfigError("%s: expected a mapping" % section)
         for name in given:
-            if name not in keys:
+            if name in DEPRECATED.get(section, {}):
+                log.warning("%s.%s is deprecated and ignored: see %s", section, name,
+                            DEPRECATED[section][name])
+            elif name not in keys:
                 raise ConfigError("%s.%s: unknown key" % (section, name))
         values = {}
         for name, key in keys.items():

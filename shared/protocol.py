@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -21,11 +22,13 @@ STATUS = "status"                  # {} -> versions, uptimes, project, who is co
 UPLOAD_BEGIN = "upload_begin"      # {size, sha256, name} -> {offset, chunk_size}
 UPLOAD_CHUNK = "upload_chunk"      # {offset, data: <base64, <= 1 MiB decoded>} -> {received}
 UPLOAD_COMMIT = "upload_commit"    # {} -> exactly what update replies
+SUBSCRIBE = "subscribe"            # {rates: {event: events/s | 0 | null}} -> {rates}
 CLIENT_EVENTS = (UPDATE, START, PROCESS, DESCRIBE, STATUS, UPLOAD_BEGIN, UPLOAD_CHUNK,
-                 UPLOAD_COMMIT)
+                 UPLOAD_COMMIT, SUBSCRIBE)
 # What an observer may not do: everything that changes or moves the robot.
 CONTROL_EVENTS = frozenset((UPDATE, START, PROCESS, UPLOAD_BEGIN, UPLOAD_CHUNK, UPLOAD_COMMIT))
 CHUNK_SIZE = 1024 * 1024
+MAX_SUBSCRIBED_EVENTS = 1000       # event names one subscribe may name
 
 # Connect-time auth: {token, role: "controller"|"observer", takeover: <fresh id>|true}.
 CONTROLLER = "controller"
@@ -199,3 +202,24 @@ def parse_process(payload: Any) -> Tuple[Optional[str], str, Args]:
     if obj is not None and not isinstance(obj, str):
         raise ProtocolError("params.object must be a string, got %s" % _json_type(obj))
     return (obj or None), get_str(params, "method", "params."), get_args(params)
+
+
+def parse_subscribe(payload: Any) -> Dict[str, Optional[float]]:
+    """``{rates: {event: events per second}}`` -> {event: rate, or None for full rate}.
+
+    0 and null both mean full rate. System events (``robotctl:*``) cannot be thinned: a
+    replaced log line or drop report would be lost without a trace."""
+    rates = get_dict(get_payload(payload), "rates")
+    if len(rates) > MAX_SUBSCRIBED_EVENTS:
+        raise ProtocolError("rates names %d events; at most %d"
+                            % (len(rates), MAX_SUBSCRIBED_EVENTS))
+    parsed: Dict[str, Optional[float]] = {}
+    for event, rate in rates.items():
+        if not event or event.startswith(SYSTEM_PREFIX):
+            raise ProtocolError("rates: %r is not an event a project pushes" % event)
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                                 or not math.isfinite(rate) or rate < 0):
+            raise ProtocolError("rates.%s must be a number of events per second (>= 0) or "
+                                "null, got %r" % (event, rate))
+        parsed[event] = float(rate) if rate else None
+    return parsed

@@ -157,3 +157,24 @@ def vm_rss(pid: int) -> int:
 
 def open_fds(pid: int) -> int:
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stay_stuck(host: str, port: int, seconds: float) -> None:
+    """Connect as an observer, then read nothing for ``seconds`` while answering pings
+    blindly (a frozen reader whose pings still arrive): ``python -m tests.rawsocketio``."""
+    import threading
+    import time
+    client = RawSocketIO(host, port, auth={"role": "observer"})
+    print(json.dumps({"address": "%s:%d" % client.sock.getsockname()[:2]}), flush=True)
+    end = time.monotonic() + seconds
+    while not threading.Event().wait(0.5) and time.monotonic() < end:
+        try:
+            client.send_packet("3")
+        except OSError:
+            break
+    client.close()
+
+
+if __name__ == "__main__":
+    import sys
+    stay_stuck(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))

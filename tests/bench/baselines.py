@@ -4,6 +4,8 @@
     python -m tests.bench.baselines emit     # "burst" {count}: emits count "tick", yields every 100
     python -m tests.bench.baselines upload   # stock server: "update" acks the size of its data
     python -m tests.bench.baselines frames   # "frames" {count, size}: emits binary "frame"s
+    python -m tests.bench.baselines stream HOST  # "process" camera.start: 100 KB frames at 30 fps
+                                                 # + robot_state at 100 Hz; ping -> pong
     python -m tests.bench.baselines router ADDRESS   # ZeroMQ ROUTER echo over ipc
     python -m tests.bench.baselines rep ADDRESS      # spawn -> REP bound -> one reply -> exit
     python -m tests.bench.baselines naive            # the naive design (below)
@@ -24,7 +26,7 @@ def ready(**info: Any) -> None:
     print(json.dumps(info), flush=True)
 
 
-def socketio_server(**options: Any) -> Any:
+def socketio_server(host: str = "127.0.0.1", **options: Any) -> Any:
     import eventlet
     import eventlet.wsgi
     import socketio
@@ -32,7 +34,7 @@ def socketio_server(**options: Any) -> Any:
     sio = socketio.Server(async_mode="eventlet", logger=False, engineio_logger=False, **options)
 
     def serve(**info: Any) -> None:
-        listener = eventlet.listen(("127.0.0.1", 0))
+        listener = eventlet.listen((host, 0))
         ready(port=listener.getsockname()[1], **info)
         eventlet.wsgi.server(listener, socketio.WSGIApp(sio), log_output=False, debug=False)
     return sio, serve
@@ -77,6 +79,38 @@ def frames() -> None:
 def upload() -> None:
     sio, serve = socketio_server(max_http_buffer_size=200 * 1024 * 1024)
     sio.on("update", lambda sid, data: {"status": "success", "size": len(data["data"])})
+    serve()
+
+
+def stream(host: str) -> None:
+    """The streambot fixture's camera, emitted directly by a stock server on ``host``."""
+    import time
+
+    import eventlet
+    # the gateway's default liveness settings, so that both are held to the same deadline
+    sio, serve = socketio_server(host, ping_interval=4, ping_timeout=6)
+
+    def every(period: float, emit: Any) -> None:
+        seq, due = 0, time.monotonic()
+        while True:
+            emit(seq)
+            seq, due = seq + 1, due + period
+            eventlet.sleep(max(0.0, due - time.monotonic()))
+
+    def start(sid: str, args: Any) -> None:
+        body = "x" * args["frame_bytes"]
+        eventlet.spawn(every, 1.0 / args["fps"], lambda seq: sio.emit(
+            "camera", {"seq": seq, "t": time.time(), "jpeg": body}, to=sid))
+        eventlet.spawn(every, 1.0 / args["state_hz"], lambda seq: sio.emit(
+            "robot_state", {"seq": seq, "t": time.time(), "x": seq * 0.01, "yaw": 0.5}, to=sid))
+
+    def process(sid: str, payload: Any) -> Any:
+        params = payload["params"]
+        if params["method"] == "start":
+            start(sid, params["args"])
+            return {"status": "success", "message": "", "data": "streaming"}
+        return {"status": "success", "message": "", "data": "pong"}
+    sio.on("process", process)
     serve()
 
 
@@ -147,5 +181,5 @@ def naive_worker(address: str) -> None:
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"echo": echo, "emit": emit, "frames": frames, "upload": upload, "router": router,
-     "rep": rep, "naive": naive, "naive_worker": naive_worker}[command](*args)
+    {"echo": echo, "emit": emit, "frames": frames, "upload": upload, "stream": stream,
+     "router": router, "rep": rep, "naive": naive, "naive_worker": naive_worker}[command](*args)

@@ -17,8 +17,8 @@ def process(method: str, **args: Any) -> Dict[str, Any]:
     return {"params": {"object": "bench", "method": method, "args": args}}
 
 
-def project_b64() -> str:
-    return b64(zip_dir(FIXTURES / PROJECT))
+def project_b64(project: str = PROJECT) -> str:
+    return b64(zip_dir(FIXTURES / project))
 
 
 def connect(url: str, timeout: float = 10.0, role: str = "controller") -> socketio.Client:
@@ -54,10 +54,10 @@ def check(ack: Any, what: str) -> Any:
     return ack.get("data")
 
 
-def install_project(url: str) -> None:
+def install_project(url: str, project: str = PROJECT) -> None:
     client = connect(url)
     try:
-        check(client.call("update", {"data": project_b64()}, timeout=60), "update")
+        check(client.call("update", {"data": project_b64(project)}, timeout=60), "update")
     finally:
         client.disconnect()
 

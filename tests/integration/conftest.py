@@ -7,6 +7,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 import socketio
 
+from tests import shaped_link as shaping
 from tests.appliance import FIXTURES, Appliance, b64, zip_dir
 
 # The robotctl helpers assert like a test does: give their failures pytest's details too.
@@ -26,6 +27,16 @@ def appliance(tmp_path, request) -> Iterator[Appliance]:
     app = Appliance(tmp_path, **overrides).start()
     yield app
     app.stop()
+
+
+@pytest.fixture
+def shaped_link() -> Iterator[shaping.Link]:
+    """(namespace, our address, its address): a veth pair into a fresh namespace, 2 MiB/s
+    each way (tests/shaped_link.py)."""
+    if not shaping.available():
+        pytest.skip("needs root, ip and tc (apt install iproute2)")
+    with shaping.shaped_link(os.getpid() % 10000) as link:
+        yield link
 
 
 @pytest.fixture

@@ -205,7 +205,8 @@ SENT = 50000
 TICK = "tick-" + "x" * 250
 
 
-@pytest.mark.config(gateway={"push_queue_size": 1000, "ping_interval": 30, "ping_timeout": 90})
+@pytest.mark.config(gateway={"client_buffer_bytes": 256 * 1024, "stall_timeout": 300,
+                             "ping_interval": 30, "ping_timeout": 90})
 def test_slow_client_memory_stays_bounded_and_drops_are_reported(client, appliance):
     """A client that stops reading (the liveness timeout is raised so that the frozen reader
     is not dropped as dead while the project pushes 50,000 events)."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -37,7 +36,6 @@ pytestmark = [
 ]
 
 MAX_MESSAGE_SIZE = 104857600       # the default gateway.max_message_size
-TBF = ["tbf", "rate", "16mbit", "burst", "32kbit", "latency", "400ms"]
 
 CLIENT = textwrap.dedent("""
     import base64, hashlib, json, sys, time
@@ -66,37 +64,6 @@ CLIENT = textwrap.dedent("""
                       "connected": client.connected}))
     client.disconnect()
 """)
-
-
-def run(*args, check=True):
-    return subprocess.run(list(args), check=check, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-
-
-@pytest.fixture
-def shaped_link():
-    """(namespace, our address, its address): a veth pair into a fresh namespace, 2 MiB/s
-    each way. Everything is deleted at the end, whatever happened."""
-    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("tc"):
-        pytest.skip("needs root, ip and tc (apt install iproute2)")
-    tag = os.getpid() % 10000
-    ns, ours, theirs = "rc-slow-%d" % tag, "rcs%da" % tag, "rcs%db" % tag
-    subnet = "10.200.%d" % (tag % 250)
-    try:
-        run("ip", "netns", "add", ns)
-        run("ip", "link", "add", ours, "type", "veth", "peer", "name", theirs)
-        run("ip", "link", "set", theirs, "netns", ns)
-        run("ip", "addr", "add", subnet + ".1/30", "dev", ours)
-        run("ip", "link", "set", ours, "up")
-        run("ip", "netns", "exec", ns, "ip", "addr", "add", subnet + ".2/30", "dev", theirs)
-        run("ip", "netns", "exec", ns, "ip", "link", "set", theirs, "up")
-        run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-        run("tc", "qdisc", "add", "dev", ours, "root", *TBF)
-        run("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", theirs, "root", *TBF)
-        yield ns, subnet + ".1", subnet + ".2"
-    finally:
-        run("ip", "netns", "del", ns, check=False)        # takes its end of the pair along
-        run("ip", "link", "del", ours, check=False)
 
 
 def project_of_exactly(size: int) -> bytes:

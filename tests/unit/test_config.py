@@ -163,3 +163,15 @@ def test_precedence_config_beats_dev_beats_environment_beats_system(monkeypatch)
 def test_an_empty_environment_variable_falls_back_to_the_system_path(monkeypatch):
     monkeypatch.setenv(config.ENV_VAR, "")
     assert config.path_from_args(parse()) == config.DEFAULT_PATH
+
+
+def test_stream_budget_keys_and_the_deprecated_queue_size(tmp_path, caplog):
+    loaded = config.load(None)
+    assert loaded.gateway.client_buffer_bytes == 4 * 1024 * 1024
+    assert loaded.gateway.stall_timeout == 30.0
+    # the old count-bounded key still loads (an edited file keeps working), ignored and logged
+    with caplog.at_level("WARNING"):
+        loaded = config.load(str(write(tmp_path, "gateway:\n  push_queue_size: 1000\n")))
+    assert not hasattr(loaded.gateway, "push_queue_size")
+    assert "gateway.push_queue_size is deprecated and ignored" in caplog.text
+    assert "gateway.client_buffer_bytes" in caplog.text

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 
@@ -170,3 +171,23 @@ def test_server_events_all_carry_the_prefix():
                      and value.startswith(protocol.SYSTEM_PREFIX)]
     assert protocol.SERVER_INFO in server_events
     assert "callback" not in server_events
+
+
+def test_subscribe_reads_rates_and_null_or_zero_is_full_rate():
+    assert protocol.parse_subscribe({"rates": {"camera": 5, "pose": 0.5, "a": 0, "b": None}}) \
+        == {"camera": 5.0, "pose": 0.5, "a": None, "b": None}
+
+
+@pytest.mark.parametrize("payload, words", [
+    (None, "rates must be an object"),
+    ({"rates": [1]}, "rates must be an object"),
+    ({"rates": {"camera": -1}}, "rates.camera must be a number of events per second"),
+    ({"rates": {"camera": True}}, "rates.camera must be a number"),
+    ({"rates": {"camera": float("nan")}}, "rates.camera must be a number"),
+    ({"rates": {"robotctl:log": 1}}, "is not an event a project pushes"),
+    ({"rates": {"": 1}}, "is not an event a project pushes"),
+    ({"rates": {str(i): 1 for i in range(1001)}}, "at most 1000"),
+])
+def test_subscribe_refuses_bad_payloads_saying_why(payload, words):
+    with pytest.raises(protocol.ProtocolError, match=re.escape(words)):
+        protocol.parse_subscribe(payload)
