@@ -4,7 +4,8 @@ Each release directory holds ``MANIFEST_NAME``, a JSON object::
 
     {"origin": "default" | "upload", "name": <project name>,
      "sha256": <project_hash of files>, "files": {<relpath>: <sha256hex>},
-     "installed_at": "YYYY-MM-DDTHH:MM:SSZ"}
+     "installed_at": "YYYY-MM-DDTHH:MM:SSZ",
+     "environment": <environment id>}       (only when the project has one: project_env)
 
 The store writes it LAST, so a release whose files match its manifest is complete. This
 module knows nothing about the store's layout or links: it works on one directory at a time
@@ -80,11 +81,15 @@ def project_hash(files: Dict[str, str]) -> str:
     return sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def build_manifest(origin: str, name: str, files: Dict[str, str]) -> Dict[str, Any]:
+def build_manifest(origin: str, name: str, files: Dict[str, str],
+                   environment: Optional[str] = None) -> Dict[str, Any]:
     """A manifest for files (as hash_files returns them), stamped with the current time."""
     installed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return {"origin": origin, "name": name, "sha256": project_hash(files), "files": files,
-            "installed_at": installed_at}
+    manifest = {"origin": origin, "name": name, "sha256": project_hash(files), "files": files,
+                "installed_at": installed_at}
+    if environment is not None:
+        manifest["environment"] = environment
+    return manifest
 
 
 def write_manifest(release: Path, manifest: Dict[str, Any]) -> None:
@@ -117,7 +122,7 @@ def load_manifest(release: Path) -> Dict[str, Any]:
 def _manifest_is_well_formed(manifest: Any) -> bool:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         return False
-    texts = [manifest.get("name"), manifest.get("sha256")]
+    texts = [manifest.get("name"), manifest.get("sha256"), manifest.get("environment", "")]
     texts += [text for item in manifest["files"].items() for text in item]
     return (manifest.get("origin") in (ORIGIN_DEFAULT, ORIGIN_UPLOAD)
             and all(isinstance(text, str) for text in texts))
@@ -151,6 +156,12 @@ def read_info(release: Path) -> ProjectInfo:
     manifest = load_manifest(release)
     return ProjectInfo(name=manifest["name"], origin=manifest["origin"],
                        sha256=manifest["sha256"], path=release.resolve())
+
+
+def environment_of(release: Path) -> Optional[str]:
+    """The id of the environment the release runs in, None if it has none; ManifestError
+    if the manifest is unusable."""
+    return load_manifest(release).get("environment")
 
 
 def copy_project(source: Path, dest: Path) -> None:
