@@ -164,15 +164,19 @@ def build(cache: EnvironmentCache, project: Path, settings: Settings) -> Optiona
         return None
     env_id = environment_id(project, settings.mode)
     cache.pin(env_id)
+    built = False
     try:
         with cache.build_lock:
-            if cache.marker(env_id) is None:
+            built = cache.marker(env_id) is None
+            if built:
                 _build_new(cache, env_id, project, settings)
             else:
                 log.info("reusing the environment %s for the same requirements", env_id)
                 pip_install.echo("requirements unchanged: reusing environment %s" % env_id)
         _check_size(cache, env_id, project, settings.max_size)
     except BaseException:
+        if built:     # no release names it: it would only wait for the next prune
+            shutil.rmtree(str(cache.root / env_id), ignore_errors=True)
         cache.unpin(env_id)
         raise
     return env_id

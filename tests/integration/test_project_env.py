@@ -97,12 +97,12 @@ def test_project_without_requirements_has_no_environment(client, appliance):
     assert appliance.count(r"switching to the interpreter") == 0
 
 
-@pytest.mark.config(executor={"max_project_size": 20000})
+@pytest.mark.config(executor={"max_project_size": 8000})
 def test_environment_counts_toward_the_project_size(client, appliance):
     reply = deploy(client, project_zip("robopkg==1.0\n", V1))
     assert reply["status"] == "error", reply
     assert "the project and its environment take" in reply["message"], reply
-    assert "executor.max_project_size (20000)" in reply["message"], reply
+    assert "executor.max_project_size (8000)" in reply["message"], reply
     assert env_dirs(appliance) == []
 
 
