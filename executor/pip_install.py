@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-LINE_PREFIX = "[pip] "
+from shared.protocol import INSTALL_LOG_PREFIX
 # Every mode: binary wheels only (nothing compiles on the robot), no prompts, no cache in
 # the robotctl user's home, no progress bars (the output is a pipe anyway).
 COMMON_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-cache-dir",
@@ -24,6 +24,7 @@ COMMON_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-cache-dir",
 _SDIST_SKIPPED = re.compile(r"No sources permitted for ([^:\s]+)")
 _NOT_FOUND = re.compile(r"No matching distribution found for (.+)$")
 _TAIL_LINES = 200
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def pip_environment(offline: bool) -> Dict[str, str]:
 
 def echo(line: str) -> None:
     """A line of pip's output to the executor's stdout (the clients and the journal)."""
-    data = (LINE_PREFIX + line + "\n").encode("utf-8", "replace")
+    data = (INSTALL_LOG_PREFIX + line + "\n").encode("utf-8", "replace")
     try:
         os.write(1, data)
     except OSError:
@@ -71,7 +72,7 @@ def run(python: Path, arguments: Sequence[str], cwd: Path, env: Dict[str, str],
     command = [str(python), "-m", "pip"] + list(arguments)
     process = subprocess.Popen(command, cwd=str(cwd), env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_dies_with_parent())
     expired = threading.Event()
 
     def kill() -> None:
@@ -98,6 +99,15 @@ def run(python: Path, arguments: Sequence[str], cwd: Path, env: Dict[str, str],
         timer.cancel()
         process.stdout.close()   # type: ignore[union-attr]
     return PipRun(None if expired.is_set() else returncode, lines)
+
+
+def _dies_with_parent() -> Callable[[], None]:
+    """For the child: SIGKILL when the executor dies (a crash mid-install must not leave pip
+    writing into an environment the next executor deletes). ctypes is loaded here, in the
+    parent, only when pip runs: nothing is imported after fork."""
+    import ctypes
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return lambda: prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 def sdist_only(python: Path, requirement: str, source_options: Sequence[str], cwd: Path,
