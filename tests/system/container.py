@@ -24,6 +24,8 @@ PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "python3", "procps", "iproute2",
     "python3-socketio", "python3-eventlet", "python3-zmq", "python3-sdnotify",
     "python3-yaml", "python3-watchdog", "python3-websocket",
+    # a project's requirements.txt is installed into its own venv with Debian's pip
+    "python3-venv", "python3-pip",
 )
 CACHE_DIR = Path("/var/tmp")
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
