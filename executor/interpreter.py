@@ -1,11 +1,13 @@
 """Which Python runs the executor: the current release's environment, else robotctl's own.
 
-The unit (and ``make run``) start the executor with robotctl's interpreter. Once the
-start-up decisions are made (which release is current, after repairs and rollbacks), the
-executor execs itself into the interpreter that release needs, handing those decisions
-over in the environment, so they are made exactly once. exec keeps the PID: systemd's
-notify socket and watchdog see one process. A release without an environment runs on
-robotctl's interpreter exactly as before, with no exec.
+The store keeps ``projects_dir/current-env`` pointing at the environment of the release
+`current` points to (no link: the release has none), and the unit's launcher
+(units/executor-launch) and ``make run`` start the executor on that environment's python,
+so an update costs no second start. Should the start-up decisions pick another release
+than the link named (a repair, a rollback, or a ``projects_dir`` the launcher does not
+know), the executor execs itself into the right interpreter, handing those decisions over
+in the environment, so they are made exactly once. exec keeps the PID: systemd's notify
+socket and watchdog see one process.
 """
 from __future__ import annotations
 
@@ -15,34 +17,32 @@ import os
 import site
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 log = logging.getLogger(__name__)
 
-RUNTIME_PYTHON = "ROBOTCTL_RUNTIME_PYTHON"   # robotctl's own interpreter
-RUNTIME_SITE = "ROBOTCTL_RUNTIME_SITE"       # its site-packages when it is itself a venv
-PROJECT_ENV = "ROBOTCTL_PROJECT_ENV"         # the environment id this process runs in
 HANDOVER = "ROBOTCTL_STARTUP"                # start-up decisions made before the exec
 CODE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
-def runtime_python() -> str:
-    return os.environ.get(RUNTIME_PYTHON) or sys.executable
-
-
-def runtime_site_dirs() -> List[str]:
-    """Where robotctl's own dependencies live when its interpreter is a venv (development);
-    a project environment adds these to its path. Empty for the system's Python: an
-    environment made with --system-site-packages sees those already."""
-    if RUNTIME_PYTHON in os.environ:
-        return [d for d in os.environ.get(RUNTIME_SITE, "").split(os.pathsep) if d]
+def running_environment(envs: Path) -> Optional[str]:
+    """The id of the project environment (under ``envs``) this process runs in, if any."""
     if sys.prefix == sys.base_prefix:
-        return []
-    return [d for d in site.getsitepackages() if d.startswith(sys.prefix)]
+        return None
+    prefix = Path(sys.prefix).resolve()
+    return prefix.name if prefix.parent == Path(envs).resolve() else None
 
 
-def running_environment() -> Optional[str]:
-    return os.environ.get(PROJECT_ENV) or None
+def runtime(envs: Path, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """robotctl's own interpreter and, when that is a venv (development), its
+    site-packages, which a project environment adds to its path. In a project
+    environment, as recorded by the environment (``record``: its marker)."""
+    if record is not None and isinstance(record.get("runtime"), dict):
+        return record["runtime"]
+    if sys.prefix == sys.base_prefix:
+        return {"python": sys.executable, "site": []}
+    return {"python": sys.executable,
+            "site": [d for d in site.getsitepackages() if d.startswith(sys.prefix)]}
 
 
 def take_handover() -> Optional[Dict[str, Any]]:
@@ -57,25 +57,18 @@ def take_handover() -> Optional[Dict[str, Any]]:
         return None
 
 
-def switch(environment: Optional[str], python: Optional[Path], handover: Dict[str, Any]) -> None:
-    """Exec into ``python`` (the interpreter of ``environment``), or back into robotctl's
-    own interpreter when ``environment`` is None, unless this process already is it.
-    Returns only when no exec was needed or it failed (then logged: the project runs
-    without its environment, and its imports say what is missing)."""
-    if environment == running_environment():
+def switch(running: Optional[str], wanted: Optional[str], target: str,
+           handover: Dict[str, Any]) -> None:
+    """Exec ``target`` (the python of environment ``wanted``, or robotctl's own when that
+    is None) unless this process already runs in ``wanted``. Returns only when no exec
+    was needed or it failed (then logged: the project runs without its environment, and
+    its imports say what is missing)."""
+    if running == wanted:
         return
-    env = dict(os.environ, **{RUNTIME_PYTHON: runtime_python(),
-                              RUNTIME_SITE: os.pathsep.join(runtime_site_dirs()),
-                              HANDOVER: json.dumps(handover)})
+    env = dict(os.environ, **{HANDOVER: json.dumps(handover)})
     env["PYTHONPATH"] = os.pathsep.join([CODE_DIR] + [
         p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != CODE_DIR])
-    if environment is None:
-        env.pop(PROJECT_ENV, None)
-        target = runtime_python()
-    else:
-        env[PROJECT_ENV] = environment
-        target = str(python)
-    log.info("switching to the interpreter %s (environment %s)", target, environment or "none")
+    log.info("switching to the interpreter %s (environment %s)", target, wanted or "none")
     sys.stdout.flush()
     sys.stderr.flush()
     try:

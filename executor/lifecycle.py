@@ -58,9 +58,10 @@ class Lifecycle:
         if handed_over is not None:
             return Startup.from_dict(handed_over)
         startup = self._decide()
-        environment = self.store.current_environment()
-        python = None if environment is None else self.store.environments.python(environment)
-        interpreter.switch(environment, python, startup.to_dict())
+        wanted = self.store.current_environment()
+        envs = self.store.environments
+        interpreter.switch(envs.running(), wanted, envs.interpreter_for(wanted),
+                           startup.to_dict())
         return startup
 
     def _decide(self) -> Startup:

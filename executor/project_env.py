@@ -3,7 +3,8 @@
 Layout under ``projects_dir/envs``::
 
     <id>/                 a venv (--system-site-packages: apt's packages stay importable)
-    <id>/robotctl-env.json  written LAST: distributions, size; without it the venv is unusable
+    <id>/robotctl-env.json  written LAST: distributions, size, robotctl's interpreter;
+                          without it the venv is unusable
 
 ``id`` hashes the interpreter, the mode, requirements.txt and every file in wheels/, so an
 upload with the same dependencies and new code reuses the environment at once: releases
@@ -66,6 +67,32 @@ class EnvironmentCache:
 
     def python(self, env_id: str) -> Path:
         return self.root / env_id / "bin" / "python"
+
+    def running(self) -> Optional[str]:
+        """The environment this process runs in, if it runs in one."""
+        return interpreter.running_environment(self.root)
+
+    def runtime(self) -> Dict[str, Any]:
+        """robotctl's own interpreter {python, site} (see interpreter.runtime)."""
+        running = self.running()
+        return interpreter.runtime(self.root, None if running is None else self.marker(running))
+
+    def interpreter_for(self, env_id: Optional[str]) -> str:
+        """The python a release with environment env_id (None: none) runs on."""
+        return str(self.python(env_id)) if env_id else self.runtime()["python"]
+
+    def link_current(self, link: Path, env_id: Optional[str]) -> None:
+        """Point ``link`` (projects_dir/current-env, read by the unit's launcher) at the
+        environment of the current release, or remove it when that has none."""
+        if env_id is None:
+            if link.is_symlink():
+                link.unlink()
+            return
+        temp = link.with_name(link.name + ".new")
+        if temp.is_symlink():
+            temp.unlink()
+        os.symlink(os.path.join(self.root.name, env_id), str(temp))
+        os.replace(str(temp), str(link))
 
     def marker(self, env_id: str) -> Optional[Dict[str, Any]]:
         """The complete environment's record, None if it is missing or half-built."""
@@ -143,10 +170,10 @@ def requirement_lines(project: Path) -> List[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def environment_id(project: Path, mode: str) -> str:
+def environment_id(cache: EnvironmentCache, project: Path, mode: str) -> str:
     """A hash of what the environment is made of: interpreter, mode, requirements, wheels."""
     digest = sha256()
-    python = interpreter.runtime_python()
+    python = cache.runtime()["python"]
     digest.update(("%s\n%s\n%s\n" % (os.path.realpath(python), _python_version(), mode)).encode())
     digest.update((project / REQUIREMENTS).read_bytes())
     wheels = project / WHEELS
@@ -162,7 +189,7 @@ def build(cache: EnvironmentCache, project: Path, settings: Settings) -> Optiona
     until the caller unpins it. EnvError if it cannot be built or is too big."""
     if settings.mode == "check" or not requirement_lines(project):
         return None
-    env_id = environment_id(project, settings.mode)
+    env_id = environment_id(cache, project, settings.mode)
     cache.pin(env_id)
     built = False
     try:
@@ -189,26 +216,27 @@ def _build_new(cache: EnvironmentCache, env_id: str, project: Path, settings: Se
     log.info("building the environment %s for the project's requirements (%s)",
              env_id, settings.mode)
     try:
-        _create_venv(path)
+        runtime = cache.runtime()
+        _create_venv(path, runtime)
         _install(cache.python(env_id), project, settings)
-        _write_marker(path)
+        _write_marker(path, runtime)
     except BaseException:
         shutil.rmtree(str(path), ignore_errors=True)
         raise
 
 
-def _create_venv(path: Path) -> None:
+def _create_venv(path: Path, runtime: Dict[str, Any]) -> None:
     """--without-pip: the venv runs the system's pip (python3-pip), seen through
     --system-site-packages, which saves seconds per build."""
-    command = [interpreter.runtime_python(), "-m", "venv", "--system-site-packages",
-               "--without-pip", str(path)]
+    command = [runtime["python"], "-m", "venv", "--system-site-packages", "--without-pip",
+               str(path)]
     done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         output = done.stdout.decode("utf-8", "replace").strip().splitlines() or [""]
         raise _not_installed("cannot create a virtual environment (is python3-venv "
                              "installed?): %s" % output[-1])
-    site_dirs = interpreter.runtime_site_dirs()
+    site_dirs = runtime["site"]
     if site_dirs:   # robotctl runs from a venv (development): keep its packages importable
         for packages in path.glob("lib/python*/site-packages"):
             (packages / "robotctl-runtime.pth").write_text("\n".join(site_dirs) + "\n")
@@ -234,10 +262,10 @@ def _install(python: Path, project: Path, settings: Settings) -> None:
     raise _not_installed("%s (%s)" % (result.error_line, _MODE_HINTS[settings.mode]))
 
 
-def _write_marker(path: Path) -> None:
+def _write_marker(path: Path, runtime: Dict[str, Any]) -> None:
     """The environment's record, written last and durably: from here on it is usable."""
     record = {"distributions": _distributions(path), "bytes": _tree_size(path),
-              "python": _python_version()}
+              "python": _python_version(), "runtime": runtime}
     temp = path / (MARKER + ".tmp")
     with open(str(temp), "w", encoding="utf-8") as stream:
         json.dump(record, stream, sort_keys=True)

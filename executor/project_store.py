@@ -9,6 +9,7 @@ Layout under ``projects_dir``::
     last_good -> releases/<id> the last release marked good (see ``mark_good``/``rollback``)
     staging/                 scratch space on the same filesystem, so rename(2) works
     envs/<id>/               Python environments that releases name (see executor.project_env)
+    current-env -> envs/<id> the environment of the current release, if it has one
 
 A release directory only appears under releases/ once its files and manifest are on disk,
 and ``current`` only ever points at such a directory, so a power cut at any moment leaves
@@ -59,6 +60,7 @@ class ProjectStore:
         self._last_good_link = self._root / "last_good"
         self._lock = threading.Lock()
         self.environments = EnvironmentCache(self._root / "envs")
+        self._current_env_link = self._root / "current-env"
 
     @property
     def current_dir(self) -> Path:
@@ -85,6 +87,7 @@ class ProjectStore:
             self._remove_leftovers()
             self._install_default_if_missing()
             self._repair_current()
+            self._link_current_environment(self._current_release())
             self._prune_releases()
         return self.current_info()
 
@@ -204,7 +207,8 @@ class ProjectStore:
             directory.mkdir(mode=0o755, parents=True, exist_ok=True)
 
     def _remove_leftovers(self) -> None:
-        for link in (self.current_dir, self._previous_link, self._last_good_link):
+        for link in (self.current_dir, self._previous_link, self._last_good_link,
+                     self._current_env_link):
             _remove_path(_temp_link_path(link))
         for child in self._staging.iterdir():
             log.info("removing leftover %s from an interrupted install", child)
@@ -373,7 +377,16 @@ class ProjectStore:
         _remove_path(temp)
         os.symlink(os.path.join(self._releases.name, release.name), str(temp))
         os.replace(str(temp), str(link))
+        if link == self.current_dir:
+            self._link_current_environment(release)
         fsync_path(self._root)
+
+    def _link_current_environment(self, release: Path) -> None:
+        try:
+            environment = environment_of(release)
+        except ManifestError:
+            environment = None
+        self.environments.link_current(self._current_env_link, environment)
 
     def _linked_release(self, link: Path) -> Optional[Path]:
         """The release directory a link points to, or None if it is no link to a release."""

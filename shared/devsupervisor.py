@@ -29,9 +29,10 @@ CHILDREN = ("gateway", "executor", "executor.default_watch")
 
 
 class Supervisor:
-    def __init__(self, config_path: str, port: int, run_dir: str):
+    def __init__(self, config_path: str, port: int, run_dir: str, projects_dir: str = ""):
         self.config_path = config_path
         self.port = port
+        self.projects_dir = projects_dir
         # Where systemd's ExecStopPost= hook would record how the executor stopped.
         self.stop_record = os.path.join(run_dir, "executor-last-exit")
         os.makedirs(run_dir, exist_ok=True)
@@ -45,10 +46,22 @@ class Supervisor:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("NOTIFY_SOCKET", None)
         child = subprocess.Popen(
-            [sys.executable, "-m", name, "--config", self.config_path], env=env,
+            [self.python(name), "-m", name, "--config", self.config_path], env=env,
             preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, []))
         self.children[name] = child
         return child
+
+    def python(self, name: str) -> str:
+        """The executor runs on the current project's own environment (the link
+        projects_dir/current-env), as units/executor-launch does; the rest on ours."""
+        if name != "executor":
+            return sys.executable
+        try:
+            env = os.readlink(os.path.join(self.projects_dir, "current-env"))
+        except OSError:
+            return sys.executable
+        python = os.path.join(self.projects_dir, env, "bin", "python")
+        return python if os.access(python, os.X_OK) else sys.executable
 
     def run(self) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
@@ -135,7 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("robotctl: configuration error: %s" % e, file=sys.stderr)
         return 78
     run_dir = os.path.dirname(config.ipc.command_socket[len("ipc://"):])
-    return Supervisor(path, config.gateway.port, run_dir).run()
+    return Supervisor(path, config.gateway.port, run_dir, config.executor.projects_dir).run()
 
 
 def _describe(status: int) -> str:

@@ -9,6 +9,8 @@ import tarfile
 import zipfile
 from typing import Dict, Optional
 
+FIXED_TIME = (2024, 1, 1, 0, 0, 0)
+
 MAIN = '''import {package}
 
 
@@ -39,8 +41,8 @@ def wheel(package: str, version: str, code: Optional[str] = None) -> Dict[str, b
     files[info + "/RECORD"] = record.encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
+        for path, data in files.items():   # fixed times: the same wheel is the same bytes
+            archive.writestr(zipfile.ZipInfo(path, date_time=FIXED_TIME), data)
     return {"%s-%s-py3-none-any.whl" % (package, version): buffer.getvalue()}
 
 

@@ -41,8 +41,11 @@ def test_wheel_in_the_upload_is_installed_and_used(connect, appliance):
     status = ok(client.call("status", {}))["executor"]
     assert status["environment"]["id"] == described["id"]
     assert status["environments"]["count"] == 1 and status["environments"]["bytes"] > 0
-    assert appliance.count(r"switching to the interpreter .*/envs/%s/bin/python"
-                           % described["id"]) == 1
+    # started on the environment's python at once (projects/current-env), no second start
+    with open("/proc/%d/cmdline" % appliance.executor_pid(), "rb") as stream:
+        command = stream.read().decode()
+    assert "/envs/%s/bin/python" % described["id"] in command, command
+    assert appliance.count(r"switching to the interpreter") == 0
 
 
 def test_a_second_upload_sees_its_own_version(client, appliance):
@@ -118,5 +121,7 @@ def test_rollback_restores_the_previous_environment(client, appliance):
     assert "exited during the call" in started["message"], started
     wait_for(lambda: rolled, 90, "robotctl:project_rolled_back")
     assert version(client) == "1.0"
+    # started on the crashing release's environment, the rollback switched interpreters
+    assert appliance.count(r"switching to the interpreter .*/envs/\w+/bin/python") == 1
     # the abandoned release stays as `previous`, with its environment
     assert len(env_dirs(appliance)) == 2
