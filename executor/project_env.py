@@ -81,9 +81,19 @@ class EnvironmentCache:
         """The python a release with environment env_id (None: none) runs on."""
         return str(self.python(env_id)) if env_id else self.runtime()["python"]
 
-    def link_current(self, link: Path, env_id: Optional[str]) -> None:
+    @staticmethod
+    def of(release: Path) -> Optional[str]:
+        """The environment a release names; None if none (or its manifest is unreadable:
+        the store's checks report that)."""
+        try:
+            return environment_of(release)
+        except ManifestError:
+            return None
+
+    def link_current(self, link: Path, release: Path) -> None:
         """Point ``link`` (projects_dir/current-env, read by the unit's launcher) at the
-        environment of the current release, or remove it when that has none."""
+        environment of ``release``, the current one, or remove it when that has none."""
+        env_id = self.of(release)
         if env_id is None:
             if link.is_symlink():
                 link.unlink()
@@ -151,12 +161,7 @@ class EnvironmentCache:
 
 
 def _named_environments(releases: Path) -> Set[str]:
-    named = set()
-    for release in releases.iterdir():
-        try:
-            named.add(environment_of(release))
-        except ManifestError:
-            continue
+    named = {EnvironmentCache.of(release) for release in releases.iterdir()}
     return {env_id for env_id in named if env_id is not None}
 
 

@@ -31,7 +31,7 @@ from typing import Callable, Iterator, Optional
 from executor.project_env import EnvironmentCache
 from executor.release_manifest import (
     ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
-    environment_of, fsync_path, hash_files, read_info, verify_release, write_manifest)
+    fsync_path, hash_files, read_info, verify_release, write_manifest)
 from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME, ArchiveError
 from executor.zip_archive import ArchiveLimits, extract_project
 
@@ -87,7 +87,7 @@ class ProjectStore:
             self._remove_leftovers()
             self._install_default_if_missing()
             self._repair_current()
-            self._link_current_environment(self._current_release())
+            self.environments.link_current(self._current_env_link, self._current_release())
             self._prune_releases()
         return self.current_info()
 
@@ -165,10 +165,7 @@ class ProjectStore:
 
     def current_environment(self) -> Optional[str]:
         """The id of the environment the current release runs in, None if it has none."""
-        try:
-            return environment_of(self._current_release())
-        except ManifestError as exc:
-            raise StoreError(str(exc)) from exc
+        return self.environments.of(self._current_release())
 
     def current_release_id(self) -> str:
         """The name of the release directory `current` points to; StoreError if none."""
@@ -292,10 +289,8 @@ class ProjectStore:
 
     def _release_problem(self, release: Path) -> Optional[str]:
         """None if the release's files match its manifest and its environment is complete."""
-        problem = verify_release(release)
-        if problem is None:
-            problem = self.environments.problem(environment_of(release))
-        return problem
+        return verify_release(release) or self.environments.problem(
+            self.environments.of(release))
 
     def _adopt_plain_current(self) -> None:
         log.warning("%s is a plain directory; adopting it as an uploaded release",
@@ -378,15 +373,8 @@ class ProjectStore:
         os.symlink(os.path.join(self._releases.name, release.name), str(temp))
         os.replace(str(temp), str(link))
         if link == self.current_dir:
-            self._link_current_environment(release)
+            self.environments.link_current(self._current_env_link, release)
         fsync_path(self._root)
-
-    def _link_current_environment(self, release: Path) -> None:
-        try:
-            environment = environment_of(release)
-        except ManifestError:
-            environment = None
-        self.environments.link_current(self._current_env_link, environment)
 
     def _linked_release(self, link: Path) -> Optional[Path]:
         """The release directory a link points to, or None if it is no link to a release."""
