@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
@@ -194,6 +195,7 @@ def build(cache: EnvironmentCache, project: Path, settings: Settings) -> Optiona
     until the caller unpins it. EnvError if it cannot be built or is too big."""
     if settings.mode == "check" or not requirement_lines(project):
         return None
+    started = time.monotonic()
     env_id = environment_id(cache, project, settings.mode)
     cache.pin(env_id)
     built = False
@@ -206,6 +208,8 @@ def build(cache: EnvironmentCache, project: Path, settings: Settings) -> Optiona
                 log.info("reusing the environment %s for the same requirements", env_id)
                 pip_install.echo("requirements unchanged: reusing environment %s" % env_id)
         _check_size(cache, env_id, project, settings.max_size)
+        log.info("environment %s %s in %.0f ms", env_id, "built" if built else "reused",
+                 (time.monotonic() - started) * 1000)
     except BaseException:
         if built:     # no release names it: it would only wait for the next prune
             shutil.rmtree(str(cache.root / env_id), ignore_errors=True)
