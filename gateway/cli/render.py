@@ -54,7 +54,7 @@ def status(data: Dict[str, Any], units: Optional[Dict[str, str]]) -> str:
         rows.append(("project", project(executor.get("project"))))
         rows.append(("environment", environment(executor.get("environment"))))
         used = executor.get("environments") or {}
-        rows.append(("environments", "%s on disk (%s)" % (
+        rows.append(("environments", "%s on disk, %s in all" % (
             size(used.get("bytes") or 0), used.get("count", "?"))))
     else:
         rows.append(("executor", "not running"))
