@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 REQUIREMENTS = "requirements.txt"
 WHEELS = "wheels"
 MARKER = "robotctl-env.json"
-MODES = ("offline", "index", "check")
 _MODE_HINTS = {"offline": "offline: only wheels/ is searched",
                "index": "index: the robot's pip configuration is used"}
 
