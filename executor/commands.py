@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
+from executor import project_env
 from executor.calls import Result, failed, ok
 from executor.python_runtime import CallError, LoadError
 from executor.zip_archive import ArchiveError, ArchiveLimits
@@ -82,19 +83,31 @@ def describe(service: "ExecutorService", request: messages.Request) -> Result:
     refused = _load_on_first_use(service, request)
     if refused is not None:
         return refused
-    data = dict(service.project.describe(), project=service.project_info())
+    data = dict(service.project.describe(), project=service.project_info(),
+                environment=_current_environment(service))
     return ok("project description", data)
+
+
+def _current_environment(service: "ExecutorService") -> Optional[Dict[str, Any]]:
+    """The current project's environment: its id, distributions and size; None if none."""
+    store = service.store
+    return store.environments.describe(store.current_environment())
 
 
 def update(service: "ExecutorService", request: messages.Request) -> Result:
     """Install the uploaded zip as the current project, then exit to be restarted."""
     if request.blob is None:
         return failed("update: no archive was sent")
-    limits = ArchiveLimits(service.config.executor.max_project_size,
-                           service.config.executor.max_project_files)
+    settings = service.config.executor
+    limits = ArchiveLimits(settings.max_project_size, settings.max_project_files)
+    env_settings = project_env.Settings(settings.requirements, settings.install_timeout,
+                                        settings.max_project_size)
+    store = service.store
     try:
-        info = service.store.install_upload(request.blob, limits, _upload_name(request.args))
-    except (ArchiveError, StoreError) as e:
+        info = store.install_upload(
+            request.blob, limits, _upload_name(request.args),
+            lambda staged: project_env.build(store.environments, staged, env_settings))
+    except (ArchiveError, StoreError, project_env.EnvError) as e:
         return failed("update rejected: %s" % e)
     log.info("installed uploaded project %s (%s); restarting to load it", info.name, info.sha256[:12])
     return ok("Project updated; the executor restarts to load it", info.to_dict(),
@@ -121,7 +134,9 @@ def client_left(service: "ExecutorService", request: messages.Request) -> Result
 
 
 def status(service: "ExecutorService", request: messages.Request) -> Result:
-    return ok("executor status", service.status_info())
+    data = dict(service.status_info(), environment=_current_environment(service),
+                environments=service.store.environments.usage())
+    return ok("executor status", data)
 
 
 def reseed_default(service: "ExecutorService", request: messages.Request) -> Result:

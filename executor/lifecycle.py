@@ -9,14 +9,18 @@
   the robot's program resumes, and a project that crashes at import keeps being counted.
 - A project that loaded and then ran ``good_after`` seconds without a crash becomes the
   last good project.
+- The decisions made, the executor switches to the interpreter of the release that is now
+  current (its environment, see executor.interpreter), which takes them over as they are.
 """
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Dict, Optional
 
+from executor import interpreter
 from executor.project_store import ProjectInfo, ProjectStore, StoreError
 from executor.restart_history import RestartHistory, restart
 
@@ -36,6 +40,14 @@ class Startup:
     resume: bool
     backoff: float
 
+    def to_dict(self) -> Dict[str, Any]:
+        return dict(asdict(self), info=self.info.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Startup":
+        info = ProjectInfo(**dict(data["info"], path=Path(data["info"]["path"])))
+        return cls(**dict(data, info=info))
+
 
 class Lifecycle:
     def __init__(self, store: ProjectStore, history: RestartHistory, executor_config: Any):
@@ -43,6 +55,19 @@ class Lifecycle:
         self._good_at: Optional[float] = None
 
     def start(self) -> Startup:
+        """Decide how this executor starts, then run on the current release's interpreter
+        (an exec, when it is another one: the new process takes the decisions over)."""
+        handed_over = interpreter.take_handover()
+        if handed_over is not None:
+            return Startup.from_dict(handed_over)
+        startup = self._decide()
+        wanted = self.store.current_environment()
+        envs = self.store.environments
+        interpreter.switch(envs.running(), wanted, envs.interpreter_for(wanted),
+                           startup.to_dict())
+        return startup
+
+    def _decide(self) -> Startup:
         last_restart = self.history.classify()
         info = self.store.prepare(clean_exit=last_restart["reason"] in CLEAN_EXITS)
         release = self.store.current_release_id()

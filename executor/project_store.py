@@ -8,6 +8,8 @@ Layout under ``projects_dir``::
     previous -> releases/<id> what ``current`` pointed to before the last flip (for roll-back)
     last_good -> releases/<id> the last release marked good (see ``mark_good``/``rollback``)
     staging/                 scratch space on the same filesystem, so rename(2) works
+    envs/<id>/               Python environments that releases name (see executor.project_env)
+    current-env -> envs/<id> the environment of the current release, if it has one
 
 A release directory only appears under releases/ once its files and manifest are on disk,
 and ``current`` only ever points at such a directory, so a power cut at any moment leaves
@@ -24,8 +26,9 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
+from executor.project_env import EnvironmentCache
 from executor.release_manifest import (
     ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
     fsync_path, hash_files, read_info, stat_files, verify_release, write_manifest)
@@ -56,6 +59,8 @@ class ProjectStore:
         self._previous_link = self._root / "previous"
         self._last_good_link = self._root / "last_good"
         self._lock = threading.Lock()
+        self.environments = EnvironmentCache(self._root / "envs")
+        self._current_env_link = self._root / "current-env"
 
     @property
     def current_dir(self) -> Path:
@@ -83,25 +88,34 @@ class ProjectStore:
             self._remove_leftovers()
             self._install_default_if_missing()
             self._repair_current(hashes=not clean_exit)
+            self.environments.link_current(self._current_env_link, self._current_release())
             self._prune_releases()
         return self.current_info()
 
-    def install_upload(self, zip_bytes: bytes, limits: ArchiveLimits,
-                       name: Optional[str] = None) -> ProjectInfo:
-        """Extract into staging with zip_archive.extract_project, write the manifest, move the
-        directory into releases/, then flip `current`. Raises ArchiveError/StoreError; on any
-        failure `current` and its files are untouched and staging is cleaned. The project is
-        named after the archive's top folder, else ``name`` (the uploaded file's name)."""
-        with self._lock, _os_errors_reported("installing the project"):
-            staged = self._new_staging_path("upload")
-            try:
+    def install_upload(self, zip_bytes: bytes, limits: ArchiveLimits, name: Optional[str] = None,
+                       environment_for: Optional[Callable[[Path], Optional[str]]] = None
+                       ) -> ProjectInfo:
+        """Extract into staging with zip_archive.extract_project, have ``environment_for``
+        (project_env.build) make its environment, write the manifest, move the directory
+        into releases/, then flip `current`. Raises ArchiveError/StoreError (and whatever
+        environment_for raises); on any failure `current` and its files are untouched and
+        staging is cleaned. The project is named after the archive's top folder, else
+        ``name`` (the uploaded file's name). The environment is built without the store's
+        lock: pip may take minutes, and the main loop takes the lock (mark_good)."""
+        staged, environment = self._new_staging_path("upload"), None
+        try:
+            with self._lock, _os_errors_reported("installing the project"):
                 found = extract_project(zip_bytes, staged, limits)
+            with _os_errors_reported("installing the project's requirements"):
+                environment = environment_for(staged) if environment_for else None
+            with self._lock, _os_errors_reported("installing the project"):
                 if found == DEFAULT_UPLOAD_NAME and name:
                     found = name
-                release = self._publish(staged, ORIGIN_UPLOAD, found)
-            finally:
-                _remove_path(staged)  # a no-op once _publish has moved it
-            self._activate(release, remember_previous=True)
+                release = self._publish(staged, ORIGIN_UPLOAD, found, environment)
+                self._activate(release, remember_previous=True)
+        finally:
+            _remove_path(staged)  # a no-op once _publish has moved it
+            self.environments.unpin(environment)
         log.info("installed uploaded project %r as %s", found, release.name)
         return _read_info(release)
 
@@ -120,7 +134,7 @@ class ProjectStore:
         """
         with self._lock, _os_errors_reported("marking the project good"):
             release = self._current_release()
-            problem = verify_release(release)
+            problem = self._release_problem(release)
             if problem is not None:
                 raise StoreError("cannot mark the current project good: %s" % problem)
             if self._linked_release(self._last_good_link) != release:
@@ -149,6 +163,10 @@ class ProjectStore:
     def current_info(self) -> ProjectInfo:
         """The manifest of the release `current` points to; StoreError if there is none."""
         return _read_info(self._current_release())
+
+    def current_environment(self) -> Optional[str]:
+        """The id of the environment the current release runs in, None if it has none."""
+        return self.environments.of(self._current_release())
 
     def current_release_id(self) -> str:
         """The name of the release directory `current` points to; StoreError if none."""
@@ -187,7 +205,8 @@ class ProjectStore:
             directory.mkdir(mode=0o755, parents=True, exist_ok=True)
 
     def _remove_leftovers(self) -> None:
-        for link in (self.current_dir, self._previous_link, self._last_good_link):
+        for link in (self.current_dir, self._previous_link, self._last_good_link,
+                     self._current_env_link):
             _remove_path(_temp_link_path(link))
         for child in self._staging.iterdir():
             log.info("removing leftover %s from an interrupted install", child)
@@ -248,7 +267,7 @@ class ProjectStore:
             return "there is no last good project"
         if release == replacing:
             return "the last good project %s is the one being replaced" % release.name
-        problem = verify_release(release)
+        problem = self._release_problem(release)
         if problem is not None:
             return "the last good project is unusable: %s" % problem
         return None
@@ -267,7 +286,12 @@ class ProjectStore:
         if release is None:
             target = os.readlink(str(self.current_dir))
             return "it links to %s, which is not an installed release" % target
-        return verify_release(release, hashes)
+        return self._release_problem(release, hashes)
+
+    def _release_problem(self, release: Path, hashes: bool = True) -> Optional[str]:
+        """None if the release's files match its manifest and its environment is complete."""
+        return verify_release(release, hashes) or self.environments.problem(
+            self.environments.of(release))
 
     def _adopt_plain_current(self) -> None:
         log.warning("%s is a plain directory; adopting it as an uploaded release",
@@ -297,6 +321,7 @@ class ProjectStore:
                 _remove_path(release)
             except OSError as exc:
                 log.warning("could not delete old release %s: %s", release, exc)
+        self.environments.prune(self._releases)
 
     # --- installing and flipping ---------------------------------------------------------
 
@@ -314,10 +339,11 @@ class ProjectStore:
     def _new_staging_path(self, purpose: str) -> Path:
         return self._staging / ("%s-%s" % (purpose, os.urandom(4).hex()))
 
-    def _publish(self, staged: Path, origin: str, name: str) -> Path:
+    def _publish(self, staged: Path, origin: str, name: str,
+                 environment: Optional[str] = None) -> Path:
         """Write the manifest last, then move the complete directory into releases/."""
         files = hash_files(staged)
-        manifest = build_manifest(origin, name, files, stat_files(staged, files))
+        manifest = build_manifest(origin, name, files, stat_files(staged, files), environment)
         write_manifest(staged, manifest)
         release = self._releases / _new_release_id(manifest["sha256"])
         os.rename(str(staged), str(release))
@@ -348,6 +374,8 @@ class ProjectStore:
         _remove_path(temp)
         os.symlink(os.path.join(self._releases.name, release.name), str(temp))
         os.replace(str(temp), str(link))
+        if link == self.current_dir:
+            self.environments.link_current(self._current_env_link, release)
         fsync_path(self._root)
 
     def _linked_release(self, link: Path) -> Optional[Path]:

@@ -5,7 +5,8 @@ Each release directory holds ``MANIFEST_NAME``, a JSON object::
     {"origin": "default" | "upload", "name": <project name>,
      "sha256": <project_hash of files>, "files": {<relpath>: <sha256hex>},
      "stats": {<relpath>: [<size>, <mtime_ns>]},
-     "installed_at": "YYYY-MM-DDTHH:MM:SSZ"}
+     "installed_at": "YYYY-MM-DDTHH:MM:SSZ",
+     "environment": <environment id>}       (only when the project has one: project_env)
 
 ``stats`` lets a start after a clean exit trust a release by size and modification time
 (microseconds) instead of re-hashing it (seconds for a large one); a start after a crash or
@@ -91,7 +92,8 @@ def project_hash(files: Dict[str, str]) -> str:
 
 
 def build_manifest(origin: str, name: str, files: Dict[str, str],
-                   stats: Optional[Dict[str, List[int]]] = None) -> Dict[str, Any]:
+                   stats: Optional[Dict[str, List[int]]] = None,
+                   environment: Optional[str] = None) -> Dict[str, Any]:
     """A manifest for files (as hash_files returns them), stamped with the current time;
     ``stats`` (as stat_files returns them) lets later clean starts skip the hashing."""
     installed_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -99,6 +101,8 @@ def build_manifest(origin: str, name: str, files: Dict[str, str],
                 "installed_at": installed_at}
     if stats is not None:
         manifest["stats"] = stats
+    if environment is not None:
+        manifest["environment"] = environment
     return manifest
 
 
@@ -132,7 +136,7 @@ def load_manifest(release: Path) -> Dict[str, Any]:
 def _manifest_is_well_formed(manifest: Any) -> bool:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         return False
-    texts = [manifest.get("name"), manifest.get("sha256")]
+    texts = [manifest.get("name"), manifest.get("sha256"), manifest.get("environment", "")]
     texts += [text for item in manifest["files"].items() for text in item]
     return (manifest.get("origin") in (ORIGIN_DEFAULT, ORIGIN_UPLOAD)
             and all(isinstance(text, str) for text in texts)
@@ -190,6 +194,12 @@ def read_info(release: Path) -> ProjectInfo:
     manifest = load_manifest(release)
     return ProjectInfo(name=manifest["name"], origin=manifest["origin"],
                        sha256=manifest["sha256"], path=release.resolve())
+
+
+def environment_of(release: Path) -> Optional[str]:
+    """The id of the environment the release runs in, None if it has none; ManifestError
+    if the manifest is unusable."""
+    return load_manifest(release).get("environment")
 
 
 def copy_project(source: Path, dest: Path) -> None:

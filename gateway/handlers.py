@@ -56,6 +56,8 @@ class Handlers:
         self.uploads = ChunkedUploads(config.executor.max_project_size,
                                       config.executor.max_project_files)
         self.call_timeout = config.executor.max_execution_time + REPLY_MARGIN
+        # An update may install the project's requirements first (pip, up to install_timeout).
+        self.update_timeout = self.call_timeout + config.executor.install_timeout
         self.started = time.time()
         self.on_clients_changed: Callable[[], None] = lambda: None
 
@@ -164,22 +166,23 @@ class Handlers:
         return self._install(protocol.parse_update(payload))
 
     def _install(self, zip_bytes: bytes, name: Optional[str] = None) -> Ack:
-        ack = self._restarting_request("update", {"name": name}, zip_bytes)
+        ack = self._restarting_request("update", {"name": name}, zip_bytes,
+                                       timeout=self.update_timeout)
         if ack["status"] == protocol.SUCCESS:
             ack["message"] = "Project updated and the executor restarted"
         return ack
 
     def _restarting_request(self, command: str, args: Dict[str, Any],
-                            blob: Optional[bytes] = None) -> Ack:
+                            blob: Optional[bytes] = None, timeout: Optional[float] = None) -> Ack:
         """Send a command after which the executor restarts; answer once the new one is up."""
         old = self.link.instance
-        ack = self.link.request(command, args, blob=blob, timeout=self.call_timeout)
+        ack = self.link.request(command, args, blob=blob, timeout=timeout or self.call_timeout)
         if ack["status"] != protocol.SUCCESS or not (ack["data"] or {}).get("restarting", True):
             return ack
-        timeout = self.config.gateway.executor_start_timeout
-        if old is None or not self.link.wait_for_new_executor(old, timeout):
+        start_timeout = self.config.gateway.executor_start_timeout
+        if old is None or not self.link.wait_for_new_executor(old, start_timeout):
             return protocol.error("done, but the executor did not come back within %g s"
-                                  % timeout, ack["data"])
+                                  % start_timeout, ack["data"])
         return ack
 
     def start(self, sid: str, payload: Any = None) -> Ack:

@@ -28,6 +28,7 @@ class Key:
     kind: str          # "int", "str", "path", "ipc", "bool", "float", "list", "origins"
     default: Any
     nullable: bool = False
+    choices: Tuple[str, ...] = ()
 
 
 SCHEMA: Dict[str, Dict[str, Key]] = {
@@ -53,6 +54,8 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "crash_limit": Key("int", 3),
         "crash_window": Key("float", 60.0),
         "good_after": Key("float", 30.0),
+        "requirements": Key("str", "offline", choices=("offline", "index", "check")),
+        "install_timeout": Key("float", 300.0),
     },
     "ipc": {
         "command_socket": Key("ipc", "ipc:///run/robotctl/cmd.ipc"),
@@ -110,6 +113,8 @@ def _check_type(where: str, key: Key, value: Any) -> Any:
         raise ConfigError("%s: expected a list of strings, got %r" % (where, value))
     if key.kind == "ipc" and not value.startswith("ipc://"):
         raise ConfigError("%s: expected an ipc:// address, got %r" % (where, value))
+    if key.choices and value not in key.choices:
+        raise ConfigError("%s: expected one of %s, got %r" % (where, ", ".join(key.choices), value))
     if key.kind in ("int", "float") and value < 0:
         raise ConfigError("%s: must not be negative, got %r" % (where, value))
     return float(value) if key.kind == "float" else value

@@ -38,11 +38,12 @@ STOP_TIMEOUT = 1.5      # then SIGKILL: Ctrl+C must stop everything within 2 s
 
 
 class Supervisor:
-    def __init__(self, config_path: str, port: int, run_dir: str,
+    def __init__(self, config_path: str, port: int, run_dir: str, projects_dir: str = "",
                  watchdog_sec: float = WATCHDOG_SEC):
         self.config_path = config_path
         self.port = port
         self.run_dir = run_dir
+        self.projects_dir = projects_dir
         self.watchdog_sec = watchdog_sec
         os.makedirs(run_dir, exist_ok=True)
         for stale in ("executor-last-exit", "executor-exit.json", "executor-crashes.json",
@@ -59,11 +60,23 @@ class Supervisor:
                    WATCHDOG_USEC=str(int(self.watchdog_sec * 1e6)))
         # Its own process group: Ctrl+C reaches the supervisor only, which stops the
         # children with SIGTERM as systemd would.
-        child = subprocess.Popen([sys.executable, "-m", name, "--config", self.config_path],
+        child = subprocess.Popen([self.python(name), "-m", name, "--config", self.config_path],
                                  env=env, preexec_fn=os.setpgrp)
         self.children[name] = child
         self.deadlines[name] = time.monotonic() + START_TIMEOUT
         return child
+
+    def python(self, name: str) -> str:
+        """The executor runs on the current project's own environment (the link
+        projects_dir/current-env), as units/executor-launch does; the rest on ours."""
+        if name != "executor":
+            return sys.executable
+        try:
+            env = os.readlink(os.path.join(self.projects_dir, "current-env"))
+        except OSError:
+            return sys.executable
+        python = os.path.join(self.projects_dir, env, "bin", "python")
+        return python if os.access(python, os.X_OK) else sys.executable
 
     def run(self) -> int:
         wakeup_read, wakeup_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -175,7 +188,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("robotctl: configuration error: %s" % e, file=sys.stderr)
         return 78
     return Supervisor(path, config.gateway.port, exit_record.run_dir_of(config),
-                      args.watchdog_sec).run()
+                      config.executor.projects_dir, args.watchdog_sec).run()
 
 
 def _describe(status: int) -> str:

@@ -47,6 +47,8 @@ PROJECT_ROLLED_BACK = SYSTEM_PREFIX + "project_rolled_back"   # {from, to, reaso
 PUSH_DROPPED = SYSTEM_PREFIX + "push_dropped"        # {count, by_event}: a slow client lost these
 LOG = SYSTEM_PREFIX + "log"                          # {stream, text, time}: the project's output
 LOG_DROPPED = SYSTEM_PREFIX + "log_dropped"          # {count}: lines over the rate limit
+# robotctl:log lines of an update's requirements install (pip's output) start with this.
+INSTALL_LOG_PREFIX = "[pip] "
 # Why the executor last (re)started, in server_info.last_restart.reason.
 RESTART_REASONS = ("boot", "update", "crash", "watchdog", "manual", "rollback", "reload")
 

@@ -52,12 +52,26 @@ def status(data: Dict[str, Any], units: Optional[Dict[str, str]]) -> str:
             executor.get("version", "?"), executor.get("pid", "?"),
             duration(executor.get("uptime")), executor.get("instance", "?"))))
         rows.append(("project", project(executor.get("project"))))
+        rows.append(("environment", environment(executor.get("environment"))))
+        used = executor.get("environments") or {}
+        rows.append(("environments", "%s on disk, %s in all" % (
+            size(used.get("bytes") or 0), used.get("count", "?"))))
     else:
         rows.append(("executor", "not running"))
     rows.append(("controller", holder(data.get("controller"))))
     rows.append(("observers", str(data.get("observers", "?"))))
     rows.append(("last restart", restart(data.get("last_restart"))))
     return table(rows)
+
+
+def environment(info: Optional[Dict[str, Any]]) -> str:
+    """``robopkg 1.0, numpy 1.26.4 (2.1 MiB)``, or ``none`` (the project has no
+    requirements.txt and runs on the system's Python)."""
+    if not info:
+        return "none"
+    distributions = ", ".join("%s %s" % (d.get("name"), d.get("version"))
+                              for d in info.get("distributions") or [])
+    return "%s (%s)" % (distributions or "no distributions", size(info.get("bytes") or 0))
 
 
 def when(value: Any) -> str:
@@ -88,6 +102,8 @@ def table(rows: List[tuple]) -> str:
 def describe(data: Dict[str, Any]) -> str:
     """The project's objects, their methods and its functions as an indented tree."""
     lines = ["project " + project(data.get("project"))]
+    if data.get("environment"):
+        lines.append("environment " + environment(data.get("environment")))
     for obj in data.get("objects") or []:
         lines.append(_with_doc("%s: %s" % (obj.get("name"), obj.get("type")), obj.get("doc")))
         for method in obj.get("methods") or []:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from gateway.cli.connection import Connection, ConnectionLost
 from gateway.cli.errors import APP_ERROR, CONNECT, CliError
@@ -27,6 +27,7 @@ class Upload:
         self.sha256 = hashlib.sha256(blob).hexdigest()
         self.progress = progress
         self.resumed_from: Optional[int] = None   # the first non-zero offset the appliance had
+        self._shown: List[Connection] = []          # connections showing the install's lines
 
     def run(self, connect: Connect, patience: float) -> Tuple[Connection, Any]:
         """Upload and commit; return the still-open connection and the commit's data.
@@ -37,7 +38,7 @@ class Upload:
         while True:
             try:
                 self._send(connection)
-                committed = connection.request(protocol.UPLOAD_COMMIT, {})
+                committed = self._commit(connection)
                 self.progress.finish()
                 return connection, committed
             except ConnectionLost as e:
@@ -48,6 +49,21 @@ class Upload:
                 self.progress.finish()
                 connection.close()
                 raise
+
+    def _commit(self, connection: Connection) -> Any:
+        """upload_commit: the appliance installs the project (and its requirements, whose
+        pip lines are shown as they come) and answers once the new executor is up."""
+        self.progress.note("uploaded; installing on the robot")
+        if connection not in self._shown:
+            self._shown.append(connection)
+            connection.listen(self._install_line)
+        return connection.request(protocol.UPLOAD_COMMIT, {})
+
+    def _install_line(self, name: str, data: Any) -> None:
+        text = data.get("text") if name == protocol.LOG and isinstance(data, dict) else None
+        if isinstance(text, str) and text.startswith(protocol.INSTALL_LOG_PREFIX):
+            print("install: %s" % text[len(protocol.INSTALL_LOG_PREFIX):],
+                  file=self.progress.stream, flush=True)
 
     def summary(self) -> Dict[str, Any]:
         return {"name": self.name, "size": len(self.blob), "sha256": self.sha256,

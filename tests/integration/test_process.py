@@ -1,6 +1,8 @@
 """`process` and `start`: calling the project's methods, and every way a call can fail."""
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.conftest import call, upload
 
 
@@ -81,6 +83,7 @@ def test_syntax_error_names_line(client):
     assert "line 2" in reply["message"]
 
 
+@pytest.mark.config(executor={"requirements": "check"})
 def test_missing_requirements_are_named(client, tmp_path):
     import shutil
     from tests.appliance import FIXTURES, b64, zip_dir

@@ -27,6 +27,8 @@ PACKAGES = (
     # LAN discovery; the daemon is disabled in the image (most containers share the host's
     # network) and started by the tests that give their container a veth of its own.
     "avahi-daemon", "avahi-utils",
+    # a project's requirements.txt is installed into its own venv with Debian's pip
+    "python3-venv", "python3-pip",
 )
 DISABLED_UNITS = ("avahi-daemon.service", "avahi-daemon.socket")
 CACHE_DIR = Path("/var/tmp")
