@@ -93,7 +93,7 @@ def test_prune_keeps_named_and_pinned_environments_only(tmp_path):
     cache = EnvironmentCache(tmp_path / "envs")
     releases = tmp_path / "releases"
     (releases / "r1").mkdir(parents=True)
-    write_manifest(releases / "r1", build_manifest("upload", "p", {}, "named"))
+    write_manifest(releases / "r1", build_manifest("upload", "p", {}, environment="named"))
     for env_id in ("named", "pinned", "unused"):
         fake_environment(cache, env_id)
     fake_environment(cache, "half-built", complete=False)
