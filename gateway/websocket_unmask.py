@@ -8,6 +8,10 @@ static method with the same computation done as a single integer XOR over the wh
 The replacement is installed only if the method still has the signature and the behaviour
 we expect; otherwise the library is left alone and a warning is logged (uploads are then
 slow, never wrong).
+
+Over TLS a socket read returns at most one TLS record (16 KiB), and eventlet's
+``_get_bytes`` joins the pieces of a frame with ``data = data + d``: quadratic in the frame's
+size (a 67 MiB frame would copy terabytes). ``install()`` also replaces it with a linear join.
 """
 from __future__ import annotations
 
@@ -59,7 +63,38 @@ def install() -> bool:
                     "will be slow", getattr(_eventlet(), "__version__", "?"), problem)
         return False
     cls._apply_mask = staticmethod(apply_mask)
+    _install_linear_reads(cls)
     return True
+
+
+def get_bytes(self: Any, numbytes: int) -> bytes:
+    """Read exactly ``numbytes`` from the websocket's socket (eventlet's ``_get_bytes``), in
+    linear time however small the pieces the socket returns."""
+    from eventlet.websocket import ConnectionClosedError
+    chunks = []
+    missing = numbytes
+    while missing > 0:
+        chunk = self.socket.recv(missing)
+        if not chunk:
+            raise ConnectionClosedError()
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+get_bytes.robotctl_linear_reads = True  # type: ignore[attr-defined]
+
+
+def _install_linear_reads(cls: Any) -> None:
+    current = cls.__dict__.get("_get_bytes")
+    code = getattr(current, "__code__", None)
+    if getattr(current, "robotctl_linear_reads", False):
+        return
+    if code is None or code.co_varnames[:2] != ("self", "numbytes") or "recv" not in code.co_names:
+        log.warning("eventlet's websocket _get_bytes is not the one expected; not replaced "
+                    "(large uploads over TLS will be slow)")
+        return
+    cls._get_bytes = get_bytes
 
 
 def _unexpected(current: Any, recv_frame: Optional[Callable[..., Any]]) -> Optional[str]:

@@ -38,6 +38,10 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "ping_timeout": Key("float", 6.0),
         "executor_start_timeout": Key("float", 30.0),
         "push_queue_size": Key("int", 10000),
+        "tls_cert_file": Key("path", None, nullable=True),
+        "tls_key_file": Key("path", None, nullable=True),
+        "lockout_failures": Key("int", 10),
+        "lockout_seconds": Key("float", 60.0),
     },
     "executor": {
         "projects_dir": Key("path", "/var/lib/robotctl/projects"),

@@ -1,0 +1,19 @@
+"""The audit line for every refused connection, in one place.
+
+Each refusal is one warning, ``refused ADDRESS: REASON[DETAIL]``, where REASON is one word:
+``unauthorized``, ``busy``, ``origin`` or ``host``, so that
+``journalctl -u robotctl-gateway -g 'refused .*: unauthorized'`` finds them.
+"""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+REASONS = ("unauthorized", "busy", "origin", "host")
+
+
+def refused(address: str, reason: str, detail: str = "") -> None:
+    """Log that the connection from ``address`` was refused for ``reason`` (one of REASONS);
+    ``detail`` is appended as is (start it with a separator, e.g. " (wrong token)")."""
+    log.warning("refused %s: %s%s", address, reason, detail)
