@@ -98,7 +98,7 @@ class Gateway:
             return
         # The listener is a plain socket (tls.py says why): tell the app it is https, which
         # the same-origin check compares with the page's Origin.
-        eventlet.wsgi.server(listener, self.app, log_output=False, debug=False,
+        eventlet.wsgi.server(listener, tls.https_origin(self.app), log_output=False, debug=False,
                              protocol=tls.protocol_for(self.tls_context),
                              environ={"wsgi.url_scheme": "https", "HTTPS": "on"})
 

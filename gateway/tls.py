@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 import eventlet.wsgi
 from eventlet.green import ssl as green_ssl
@@ -75,6 +75,21 @@ class TlsProtocol(eventlet.wsgi.HttpProtocol):  # type: ignore[misc]
             return None
         tls.settimeout(None)
         return tls
+
+
+def https_origin(app: Any) -> Any:
+    """WSGI middleware: read ``Origin: http://HOST`` as ``https://HOST`` on this port.
+
+    websocket-client 1.2 (bookworm's python3-websocket) sends an http:// Origin even for
+    wss://, which Engine.IO's same-origin check would refuse. No page can come from
+    http:// on a port that speaks only TLS, so the two are the same origin here.
+    """
+    def app_with_https_origin(environ: Dict[str, Any], start_response: Any) -> Any:
+        host = environ.get("HTTP_HOST")
+        if host and environ.get("HTTP_ORIGIN") == "http://" + host:
+            environ["HTTP_ORIGIN"] = "https://" + host
+        return app(environ, start_response)
+    return app_with_https_origin
 
 
 def refuse_clear_text(raw: Any) -> None:
