@@ -12,7 +12,6 @@ import socketio
 
 from tests.appliance import wait_for, zip_files
 from tests.integration.conftest import call, ok, record
-from tests.integration.tls_support import tls_appliance, tls_client, tls_connect  # noqa: F401
 
 PUSHER = {"main.py": "import threading\n"
                      "push_message = None\n"
