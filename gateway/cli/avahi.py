@@ -42,8 +42,8 @@ def service_xml(config: Config) -> str:
 
 
 def write_service_file(config: Config, path: str = SERVICE_FILE) -> bool:
-    """Rewrite the service file if Avahi's folder exists; True if written."""
-    if not os.path.isdir(os.path.dirname(path)):
+    """Rewrite the package's service file, if it is there; True if written."""
+    if not os.path.exists(path):
         return False
     tmp = path + ".new"
     with open(tmp, "w", encoding="utf-8") as f:
