@@ -29,7 +29,7 @@ from tests.bench.common import Row
 
 # In run order: the footprint first, on a fresh appliance before any user code is imported.
 MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "push", "reconnect",
-            "upload")
+            "upload", "tls")
 RESULTS = REPO / "bench-results"
 
 

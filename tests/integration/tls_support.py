@@ -23,6 +23,8 @@ def make_certificate(folder: Path) -> Path:
 
 
 def start_tls_appliance(root: Path, **gateway: object) -> Appliance:
+    """An appliance on https://localhost:PORT whose token is TOKEN; ``app.cafile`` is its
+    certificate, ``app.fingerprint`` the certificate's SHA-256."""
     cert = make_certificate(root)
     (root / "token").write_text(TOKEN + "\n")
     app = Appliance(root, gateway=dict({"tls_cert_file": str(cert),
