@@ -53,8 +53,8 @@ def test_unknown_certificate_without_a_terminal_is_refused_with_its_fingerprint(
     raw = bytes.fromhex(tls_appliance.fingerprint)
     for given in (":".join("%02X" % b for b in raw), tls_appliance.fingerprint.upper(),
                   "SHA256:" + base64.b64encode(raw).decode().rstrip("=")):
-        assert ok(robotctl(tls_appliance.url, "--fingerprint", given, "call", "sport_client",
-                           "GetState", **pinned_env(tmp_path)))
+        assert ok(robotctl(tls_appliance.url, "--fingerprint", given, "describe",
+                           **pinned_env(tmp_path)))
     wrong = robotctl(tls_appliance.url, "--fingerprint", "ab" * 32, "status",
                      **pinned_env(tmp_path))
     assert wrong.returncode == 3 and "not the --fingerprint given" in wrong.stderr
