@@ -11,7 +11,8 @@ slow, never wrong).
 
 Over TLS a socket read returns at most one TLS record (16 KiB), and eventlet's
 ``_get_bytes`` joins the pieces of a frame with ``data = data + d``: quadratic in the frame's
-size (a 67 MiB frame would copy terabytes). ``install()`` also replaces it with a linear join.
+size (a 67 MiB frame would copy terabytes). ``install()`` also replaces it with reads into
+one buffer of the frame's size.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 log = logging.getLogger(__name__)
 
 _EXPECTED_PARAMETERS = ["data", "mask", "length", "offset"]
+SMALL_READ = 64        # frame headers: one recv, no buffer
 
 
 def apply_mask(data: bytes, mask: Sequence[int], length: Optional[int] = None,
@@ -68,18 +70,31 @@ def install() -> bool:
 
 
 def get_bytes(self: Any, numbytes: int) -> bytes:
-    """Read exactly ``numbytes`` from the websocket's socket (eventlet's ``_get_bytes``), in
-    linear time however small the pieces the socket returns."""
+    """Read exactly ``numbytes`` from the websocket's socket (eventlet's ``_get_bytes``) into
+    one buffer: linear however small the pieces, and no ``numbytes``-sized allocation per
+    piece (``recv(n)`` allocates n bytes even when a TLS record brings 16 KiB)."""
     from eventlet.websocket import ConnectionClosedError
-    chunks = []
-    missing = numbytes
-    while missing > 0:
-        chunk = self.socket.recv(missing)
-        if not chunk:
+    if numbytes <= SMALL_READ:
+        return _small_read(self.socket, numbytes, ConnectionClosedError)
+    buffer = bytearray(numbytes)
+    view = memoryview(buffer)
+    received = 0
+    while received < numbytes:
+        count = self.socket.recv_into(view[received:], numbytes - received)
+        if not count:
             raise ConnectionClosedError()
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        received += count
+    return bytes(buffer)
+
+
+def _small_read(sock: Any, numbytes: int, closed: Any) -> bytes:
+    data = sock.recv(numbytes)
+    while len(data) < numbytes:      # rare: a header split across reads
+        more = sock.recv(numbytes - len(data))
+        if not more:
+            raise closed()
+        data += more
+    return data
 
 
 get_bytes.robotctl_linear_reads = True  # type: ignore[attr-defined]

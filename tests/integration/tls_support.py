@@ -3,7 +3,7 @@ enable` makes it), and clients that trust that certificate as their CA file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import pytest
 import requests
@@ -22,14 +22,17 @@ def make_certificate(folder: Path) -> Path:
     return folder / "cert.pem"
 
 
-def start_tls_appliance(root: Path, **gateway: object) -> Appliance:
-    """An appliance on https://localhost:PORT whose token is TOKEN; ``app.cafile`` is its
-    certificate, ``app.fingerprint`` the certificate's SHA-256."""
+def start_tls_appliance(root: Path, token: Optional[str] = TOKEN, **gateway: object) -> Appliance:
+    """An appliance on https://localhost:PORT whose token is ``token`` (None: no token);
+    ``app.cafile`` is its certificate, ``app.fingerprint`` the certificate's SHA-256."""
     cert = make_certificate(root)
-    (root / "token").write_text(TOKEN + "\n")
+    token_file = None
+    if token is not None:
+        (root / "token").write_text(token + "\n")
+        token_file = str(root / "token")
     app = Appliance(root, gateway=dict({"tls_cert_file": str(cert),
                                         "tls_key_file": str(root / "key.pem"),
-                                        "auth_token_file": str(root / "token")}, **gateway))
+                                        "auth_token_file": token_file}, **gateway))
     app.url = app.url.replace("http://", "https://").replace("127.0.0.1", "localhost")
     app.cafile = str(cert)
     app.fingerprint = certificate.fingerprint(str(cert))
