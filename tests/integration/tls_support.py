@@ -2,8 +2,9 @@
 enable` makes it), and clients that trust that certificate as their CA file."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional
 
 import pytest
 import requests
@@ -56,17 +57,14 @@ def tls_appliance(tmp_path) -> Iterator[Appliance]:
 
 @pytest.fixture
 def tls_connect(tls_appliance) -> Iterator:
-    clients: List[socketio.Client] = []
-
-    def make(transports=("websocket",), **kwargs) -> socketio.Client:
-        client = tls_client(tls_appliance)
-        kwargs.setdefault("auth", {"token": TOKEN})
-        client.connect(tls_appliance.url, transports=list(transports), wait_timeout=30,
-                       **kwargs)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        if client.connected:
-            client.disconnect()
+    """tls_connect(transports=("websocket",), **connect_kwargs) -> a connected client with
+    the token; every one is closed at the end."""
+    with contextlib.ExitStack() as opened:
+        def make(transports=("websocket",), **kwargs) -> socketio.Client:
+            client = tls_client(tls_appliance)
+            kwargs.setdefault("auth", {"token": TOKEN})
+            client.connect(tls_appliance.url, transports=list(transports), wait_timeout=30,
+                           **kwargs)
+            opened.callback(lambda: client.connected and client.disconnect())
+            return client
+        yield make
