@@ -190,6 +190,9 @@ class Connection:
     # -- messages -----------------------------------------------------------------------
 
     def _lost_message(self) -> str:
+        if isinstance(self._taken, dict) and self._taken.get("reason") == "token rotated":
+            return ("the robot's access token was rotated (`sudo robotctl token` on the robot "
+                    "prints the new one)")
         if isinstance(self._taken, dict):
             return "another client took over the robot (%s at %s)" % (
                 self._taken.get("by"), self._taken.get("time"))

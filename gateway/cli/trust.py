@@ -21,7 +21,7 @@ import socket
 import ssl
 import sys
 import tempfile
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from gateway.cli.errors import CONNECT, USAGE, CliError
@@ -58,6 +58,17 @@ def show(fingerprint: str) -> str:
     raw = bytes.fromhex(fingerprint)
     colons = ":".join("%02X" % b for b in raw)
     return "SHA256:%s (%s)" % (base64.b64encode(raw).decode().rstrip("="), colons)
+
+
+def discovered(host: str, port: int, txt: Dict[str, str]) -> Tuple[str, Optional[str]]:
+    """The URL and the fingerprint to pin for a robot Avahi advertised with the TXT records
+    ``txt`` (``tls=1`` and ``fp=<sha256 hex>`` when its TLS is on): what ``robotctl
+    discover`` connects with, as ``Settings(url=..., fingerprint=...)``."""
+    name = "[%s]" % host if ":" in host else host
+    if txt.get("tls") != "1":
+        return "http://%s:%d" % (name, port), None
+    fingerprint = parse_fingerprint(txt["fp"]) if txt.get("fp") else None
+    return "https://%s:%d" % (name, port), fingerprint
 
 
 def robot_key(url: str) -> str:

@@ -23,7 +23,7 @@ SOURCES = "/etc/apt/sources.list.d/debian.sources"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "python3", "procps", "iproute2",
     "python3-socketio", "python3-eventlet", "python3-zmq", "python3-sdnotify",
-    "python3-yaml", "python3-watchdog", "python3-websocket", "openssl",
+    "python3-yaml", "python3-watchdog", "python3-websocket", "python3-requests", "openssl",
 )
 CACHE_DIR = Path("/var/tmp")
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))

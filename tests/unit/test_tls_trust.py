@@ -57,3 +57,10 @@ def test_avahi_txt_records_name_tls_and_the_fingerprint(tmp_path):
     assert avahi.txt_records(config)[1:] == ["tls=1", "fp=%s" % HEX]
     assert "<port>8123</port>" in avahi.service_xml(config)
     assert not avahi.write_service_file(config, str(tmp_path / "absent.service"))
+
+
+def test_a_discovered_robot_is_reached_over_https_with_its_advertised_fingerprint():
+    assert trust.discovered("robot.local", 8000, {"version": "0.1.0", "auth": "token"}) == \
+        ("http://robot.local:8000", None)
+    assert trust.discovered("fd00::2", 8443, {"tls": "1", "fp": HEX.upper()}) == \
+        ("https://[fd00::2]:8443", HEX)
