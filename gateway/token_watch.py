@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import eventlet
 from eventlet import hubs
 
 from gateway.sessions import TokenFileError, read_token
@@ -49,7 +50,6 @@ class TokenWatch:
         self._observer.daemon = True
         self._observer.schedule(Wake(), os.path.dirname(self.path), recursive=False)
         self._observer.start()
-        import eventlet
         eventlet.spawn(self._wait)
 
     def _wait(self) -> None:
