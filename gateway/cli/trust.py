@@ -109,15 +109,15 @@ def check(url: str, der: bytes, pinned: Optional[str], ask: Optional[Ask]) -> No
                        "certificate.\nrecorded:  %s\npresented: %s\nIf the change is expected "
                        "(check with `sudo robotctl tls show` on the robot), remove line %d of "
                        "%s and connect again." % (key, show(recorded), show(seen), line, path))
-    question = ("The certificate of robot %s is not known yet.\nIts fingerprint is %s\n"
-                "Compare it with `sudo robotctl tls show` on the robot.\n"
-                "Trust it and connect (yes/no)? " % (key, show(seen)))
-    if ask is None or not ask(question):
+    if ask is None:
         raise CliError(CONNECT, "%s presented an unknown certificate, fingerprint %s; to "
                        "trust it, check it with `sudo robotctl tls show` on the robot and "
-                       "connect once with --fingerprint %s (or on a terminal, which asks)"
-                       % (key, show(seen), seen) if ask is None else
-                       "not trusting the certificate of %s" % key)
+                       "pass --fingerprint %s (or run the command on a terminal, which asks "
+                       "and records it)" % (key, show(seen), seen))
+    if not ask("The certificate of robot %s is not known yet.\nIts fingerprint is %s\n"
+               "Compare it with `sudo robotctl tls show` on the robot.\n"
+               "Trust it and connect (yes/no)? " % (key, show(seen))):
+        raise CliError(CONNECT, "not trusting the certificate of %s" % key)
     record(path, key, seen)
     sys.stderr.write("robotctl: trusting %s from now on (recorded in %s)\n" % (key, path))
 
