@@ -17,14 +17,15 @@ def main() -> int:
     args = parser.parse_args()
     logsetup.setup("gateway")
     log = logging.getLogger("gateway")
+    from gateway.server import Gateway
+    from gateway.sessions import TokenFileError
+    from gateway.tls import TlsConfigError
     try:
         config = config_module.load(config_module.path_from_args(args))
-        from gateway.sessions import TokenFileError
-        from gateway.server import Gateway
         websocket_unmask.install()
         websocket_limits.install()
         gateway = Gateway(config)
-    except (config_module.ConfigError, TokenFileError) as e:
+    except (config_module.ConfigError, TokenFileError, TlsConfigError) as e:
         log.critical("configuration error: %s", e)
         return 78   # EX_CONFIG
     gateway.serve()

@@ -1,7 +1,8 @@
-"""The one place where a refused connection is logged, so every refusal has one shape.
+"""The audit line for every refused connection, in one place.
 
-``reason`` is one of ``unauthorized``, ``busy``, ``origin``, ``host``; ``detail`` starts
-with its own separator (``" (...)"``) or is empty.
+Each refusal is one warning, ``refused ADDRESS: REASON[DETAIL]``, where REASON is one word:
+``unauthorized``, ``busy``, ``origin`` or ``host``, so that
+``journalctl -u robotctl-gateway -g 'refused .*: unauthorized'`` finds them.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ REASONS = ("unauthorized", "busy", "origin", "host")
 
 
 def refused(address: str, reason: str, detail: str = "") -> None:
+    """Log that the connection from ``address`` was refused for ``reason`` (one of REASONS);
+    ``detail`` is appended as is (start it with a separator, e.g. " (wrong token)")."""
     log.warning("refused %s: %s%s", address, reason, detail)
 
 

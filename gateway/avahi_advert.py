@@ -1,9 +1,11 @@
 """``python3 -m gateway.avahi_advert``: the Avahi service file that advertises this
 appliance on the LAN as ``_robotctl._tcp``, written from the configuration, so it always
-carries the configured ``gateway.port`` and whether a token is needed.
+carries the configured ``gateway.port``, whether a token is needed and, with TLS on,
+``tls=1`` and ``fp=<sha256 hex>`` (how to connect, and which certificate to expect).
 
 The robotctl-avahi unit runs it (as root, it writes /etc/avahi/services) each time
 robotctl.target starts, and ``--remove`` when it stops; avahi-daemon notices both at once.
+``robotctl tls enable|disable`` rewrites it through ``refresh``.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import List, Optional
 from xml.sax.saxutils import escape
 
 import shared
+from gateway.cli.certificate import fingerprint
 from shared import config as config_module
 
 SERVICE_FILE = "/etc/avahi/services/robotctl.service"
@@ -30,17 +33,32 @@ TEMPLATE = """\
   <service>
     <type>%(type)s</type>
     <port>%(port)d</port>
-    <txt-record>version=%(version)s</txt-record>
-    <txt-record>auth=%(auth)s</txt-record>
-  </service>
+%(txt)s  </service>
 </service-group>
 """
 
 
+def txt_records(config: config_module.Config) -> List[str]:
+    gateway = config.gateway
+    records = ["version=%s" % shared.__version__,
+               "auth=%s" % ("token" if gateway.auth_token_file else "none")]
+    if gateway.tls_cert_file is not None:
+        records += ["tls=1", "fp=%s" % fingerprint(gateway.tls_cert_file)]
+    return records
+
+
 def service_xml(config: config_module.Config) -> str:
-    return TEMPLATE % {"type": SERVICE_TYPE, "port": config.gateway.port,
-                       "version": escape(shared.__version__),
-                       "auth": "token" if config.gateway.auth_token_file else "none"}
+    txt = "".join("    <txt-record>%s</txt-record>\n" % escape(record)
+                  for record in txt_records(config))
+    return TEMPLATE % {"type": SERVICE_TYPE, "port": config.gateway.port, "txt": txt}
+
+
+def refresh(config: config_module.Config, path: str = SERVICE_FILE) -> bool:
+    """Rewrite the service file if it is there (robotctl-avahi is running); True if so."""
+    if not os.path.exists(path):
+        return False
+    write_atomically(path, service_xml(config))
+    return True
 
 
 def write_atomically(path: str, text: str) -> None:

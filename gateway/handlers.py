@@ -22,6 +22,7 @@ from gateway.push_relay import PushRelay
 from gateway.sessions import Client, Sessions
 from shared import protocol
 from shared.config import Config
+from shared.logsetup import NOTICE
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +96,23 @@ class Handlers:
             return self.unknown("connect", sid)
         client, evicted = self.sessions.admit(sid, environ, auth)
         if evicted is not None:
-            self.relay.send(evicted.sid, protocol.SESSION_TAKEN, {
-                "by": client.address, "time": client.describe()["since"]})
-            self.sio.start_background_task(self._evict, evicted.sid)
+            self.end_session(evicted.sid, {"by": client.address,
+                                           "time": client.describe()["since"],
+                                           "reason": "takeover"})
         # Queued, not emitted: the client's writer runs after the CONNECT packet is sent
         # (python-socketio 5.7.2 would send an emit made here before CONNECT).
         connection = client_sockets.connection_socket(environ or {})
         self.relay.add(sid, client.address, connection).put(
             protocol.SERVER_INFO, self.server_info(client))
-        log.info("%s %s connected", client.role, client.address)
+        log.log(NOTICE if client.role == protocol.CONTROLLER else logging.INFO,
+                "%s %s connected", client.role, client.address)
         self.on_clients_changed()
         return None
+
+    def end_session(self, sid: str, notice: Dict[str, Any]) -> None:
+        """Tell ``sid`` why with ``robotctl:session_taken`` (``notice``), then disconnect it."""
+        self.relay.send(sid, protocol.SESSION_TAKEN, notice)
+        self.sio.start_background_task(self._evict, sid)
 
     def _evict(self, sid: str) -> None:
         self.relay.flush(sid)        # session_taken reaches the evicted client first

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from typing import Any, Dict, Optional
 
 import eventlet
@@ -13,14 +14,17 @@ import eventlet.wsgi
 import socketio
 
 import shared
-from gateway import client_sockets, websocket_limits
+from gateway import client_sockets, tls, websocket_limits
+from gateway.access_throttle import AccessThrottle
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
 from gateway.http_guard import HttpGuard
 from gateway.origin_policy import OriginPolicy
 from gateway.push_relay import PushRelay
 from gateway.sessions import Sessions, read_token
+from gateway.token_watch import TokenWatch
 from shared.config import Config
+from shared.logsetup import NOTICE
 from shared.systemd_notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -38,12 +42,24 @@ def console_files() -> Dict[str, Any]:
     }
 
 
+def tls_context(gw: Any) -> Optional[Any]:
+    """The TLS server context when both files are configured; None for clear text."""
+    if gw.tls_cert_file is None and gw.tls_key_file is None:
+        return None
+    if gw.tls_cert_file is None or gw.tls_key_file is None:
+        raise tls.TlsConfigError("gateway.tls_cert_file and gateway.tls_key_file go together: "
+                                 "set both, or neither")
+    return tls.server_context(gw.tls_cert_file, gw.tls_key_file)
+
+
 class Gateway:
     def __init__(self, config: Config):
         self.config = config
         self.notifier = Notifier()
         gw = config.gateway
-        self.sessions = Sessions(read_token(gw.auth_token_file))
+        self.tls_context = tls_context(gw)
+        throttle = AccessThrottle(eventlet.spawn_after, gw.lockout_failures, gw.lockout_seconds)
+        self.sessions = Sessions(read_token(gw.auth_token_file), throttle)
         policy = OriginPolicy(gw.cors_allowed_origins, gw.allowed_hosts,
                               self.sessions.auth_required)
         # HttpGuard applies the origin policy before engine.io sees a request, so engine.io
@@ -73,14 +89,38 @@ class Gateway:
         client_sockets.tune_listener(listener)      # inherited by every client connection
         self.link.start()
         self.handlers.register()
+        self._watch_token()
         eventlet.spawn(self._feed_watchdog)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
         host, port = listener.getsockname()[:2]
-        log.info("robotctl gateway %s (pid %d) listening on http://%s:%d", shared.__version__,
-                 os.getpid(), host, port)
+        log.info("robotctl gateway %s (pid %d) listening on %s://%s:%d", shared.__version__,
+                 os.getpid(), "https" if self.tls_context else "http", host, port)
         self.notifier.ready(self._status_line())
-        eventlet.wsgi.server(listener, self.app, log_output=False, debug=False)
+        if self.tls_context is None:
+            eventlet.wsgi.server(listener, self.app, log_output=False, debug=False)
+            return
+        # The listener is a plain socket (tls.py says why): tell the app it is https, which
+        # the same-origin check compares with the page's Origin.
+        eventlet.wsgi.server(listener, tls.https_origin(self.app), log_output=False, debug=False,
+                             protocol=tls.protocol_for(self.tls_context),
+                             environ={"wsgi.url_scheme": "https", "HTTPS": "on"})
+
+    def _watch_token(self) -> None:
+        path = self.config.gateway.auth_token_file
+        if path is not None:
+            TokenWatch(path, read_token(path) or "", self._token_rotated).start()
+
+    def _token_rotated(self, token: str) -> None:
+        """Admit with the new token; every client admitted with the old one must go."""
+        self.sessions.set_token(token)
+        clients = self.sessions.clients()
+        log.log(NOTICE, "the access token changed; disconnecting %d client(s) admitted with "
+                "the old one", len(clients))
+        notice = {"by": None, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "reason": "token rotated"}
+        for client in clients:
+            self.handlers.end_session(client.sid, notice)
 
     def _feed_watchdog(self) -> None:
         interval = self.notifier.watchdog_interval

@@ -12,12 +12,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from socketio.exceptions import ConnectionRefusedError
 
 from gateway import access_log
+from gateway.access_throttle import AccessThrottle
 from shared import protocol
+from shared.logsetup import NOTICE
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,9 @@ def refuse(code: str, message: str, **data: Any) -> ConnectionRefusedError:
 
 
 class Sessions:
-    def __init__(self, token: Optional[str]):
+    def __init__(self, token: Optional[str], throttle: AccessThrottle):
         self._token = token
+        self.throttle = throttle
         self.controller: Optional[Client] = None
         self.observers: Dict[str, Client] = {}
         self._used_takeovers: Deque[str] = collections.deque(maxlen=REMEMBERED_TAKEOVERS)
@@ -81,9 +84,7 @@ class Sessions:
         """
         auth = auth if isinstance(auth, dict) else {}
         address = access_log.address_of(environ)
-        if not self._authenticated(auth):
-            access_log.refused(address, protocol.UNAUTHORIZED, " (missing or wrong token)")
-            raise refuse(protocol.UNAUTHORIZED, "unauthorized: connect with auth: {token: ...}")
+        self._check_token(auth, environ.get("REMOTE_ADDR", "?"), address)
         role = auth.get("role") or protocol.CONTROLLER
         if role not in protocol.ROLES:
             raise refuse("invalid", "invalid role %r: use controller or observer" % (role,))
@@ -100,7 +101,7 @@ class Sessions:
                              holder=self.controller.describe())
             evicted = self.controller
             self._used_takeovers.extend((client.takeover_key, evicted.takeover_key))
-            log.warning("%s took over the robot from %s", address, evicted.address)
+            log.log(NOTICE, "%s took over the robot from %s", address, evicted.address)
         self.controller = client
         return client, evicted
 
@@ -126,6 +127,28 @@ class Sessions:
     def role(self, sid: str) -> Optional[str]:
         client = self.client(sid)
         return client.role if client is not None else None
+
+    def set_token(self, token: str) -> None:
+        """Admit with ``token`` from now on (the token was rotated)."""
+        self._token = token
+
+    def clients(self) -> List[Client]:
+        """Every admitted client, the controller first."""
+        return ([self.controller] if self.controller else []) + list(self.observers.values())
+
+    def _check_token(self, auth: Dict[str, Any], host: str, address: str) -> None:
+        """Raise the "unauthorized" refusal unless ``auth`` has the token; an address that
+        sent too many wrong tokens is refused without looking (and without a log line)."""
+        if self._token is None:
+            return
+        if self.throttle.locked_out(host):
+            raise refuse(protocol.UNAUTHORIZED, "unauthorized: too many wrong tokens from %s; "
+                         "try again in %g s" % (host, self.throttle.period))
+        if not self._authenticated(auth):
+            access_log.refused(address, protocol.UNAUTHORIZED, " (missing or wrong token)")
+            self.throttle.failed(host)
+            raise refuse(protocol.UNAUTHORIZED, "unauthorized: connect with auth: {token: ...}")
+        self.throttle.succeeded(host)
 
     def _authenticated(self, auth: Dict[str, Any]) -> bool:
         if self._token is None:

@@ -8,6 +8,11 @@ static method with the same computation done as a single integer XOR over the wh
 The replacement is installed only if the method still has the signature and the behaviour
 we expect; otherwise the library is left alone and a warning is logged (uploads are then
 slow, never wrong).
+
+Over TLS a socket read returns at most one TLS record (16 KiB), and eventlet's
+``_get_bytes`` joins the pieces of a frame with ``data = data + d``: quadratic in the frame's
+size (a 67 MiB frame would copy terabytes). ``install()`` also replaces it with reads into
+one buffer of the frame's size.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 log = logging.getLogger(__name__)
 
 _EXPECTED_PARAMETERS = ["data", "mask", "length", "offset"]
+SMALL_READ = 64        # frame headers: one recv, no buffer
 
 
 def apply_mask(data: bytes, mask: Sequence[int], length: Optional[int] = None,
@@ -59,7 +65,51 @@ def install() -> bool:
                     "will be slow", getattr(_eventlet(), "__version__", "?"), problem)
         return False
     cls._apply_mask = staticmethod(apply_mask)
+    _install_linear_reads(cls)
     return True
+
+
+def get_bytes(self: Any, numbytes: int) -> bytes:
+    """Read exactly ``numbytes`` from the websocket's socket (eventlet's ``_get_bytes``) into
+    one buffer: linear however small the pieces, and no ``numbytes``-sized allocation per
+    piece (``recv(n)`` allocates n bytes even when a TLS record brings 16 KiB)."""
+    from eventlet.websocket import ConnectionClosedError
+    if numbytes <= SMALL_READ:
+        return _small_read(self.socket, numbytes, ConnectionClosedError)
+    buffer = bytearray(numbytes)
+    view = memoryview(buffer)
+    received = 0
+    while received < numbytes:
+        count = self.socket.recv_into(view[received:], numbytes - received)
+        if not count:
+            raise ConnectionClosedError()
+        received += count
+    return bytes(buffer)
+
+
+def _small_read(sock: Any, numbytes: int, closed: Any) -> bytes:
+    data = sock.recv(numbytes)
+    while len(data) < numbytes:      # rare: a header split across reads
+        more = sock.recv(numbytes - len(data))
+        if not more:
+            raise closed()
+        data += more
+    return data
+
+
+get_bytes.robotctl_linear_reads = True  # type: ignore[attr-defined]
+
+
+def _install_linear_reads(cls: Any) -> None:
+    current = cls.__dict__.get("_get_bytes")
+    code = getattr(current, "__code__", None)
+    if getattr(current, "robotctl_linear_reads", False):
+        return
+    if code is None or code.co_varnames[:2] != ("self", "numbytes") or "recv" not in code.co_names:
+        log.warning("eventlet's websocket _get_bytes is not the one expected; not replaced "
+                    "(large uploads over TLS will be slow)")
+        return
+    cls._get_bytes = get_bytes
 
 
 def _unexpected(current: Any, recv_frame: Optional[Callable[..., Any]]) -> Optional[str]:

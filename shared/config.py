@@ -44,6 +44,10 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "executor_start_timeout": Key("float", 30.0),
         "client_buffer_bytes": Key("int", 4194304),
         "stall_timeout": Key("float", 30.0),
+        "tls_cert_file": Key("path", None, nullable=True),
+        "tls_key_file": Key("path", None, nullable=True),
+        "lockout_failures": Key("int", 10),
+        "lockout_seconds": Key("float", 60.0),
     },
     "executor": {
         "projects_dir": Key("path", "/var/lib/robotctl/projects"),

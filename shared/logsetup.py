@@ -12,8 +12,13 @@ import sys
 import warnings
 from typing import Optional, TextIO
 
-_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-             logging.CRITICAL: 2}
+# syslog's "notice" (normal but significant: a controller connected, a takeover) between
+# INFO and WARNING; log it with ``log.log(NOTICE, ...)``.
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
+
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, NOTICE: 5, logging.WARNING: 4,
+             logging.ERROR: 3, logging.CRITICAL: 2}
 
 
 class JournalFormatter(logging.Formatter):

@@ -6,7 +6,7 @@ import os
 import sys
 from typing import List, Optional
 
-from gateway.cli import commands, local_commands
+from gateway.cli import commands, local_commands, robot_admin
 from gateway.cli.errors import EPILOG, INTERRUPTED, USAGE, CliError
 from gateway.cli.output import Output
 from gateway.cli.settings import DEFAULT_URL, resolve
@@ -14,7 +14,8 @@ from gateway.cli.settings import DEFAULT_URL, resolve
 DEFAULT_TIMEOUT = 60.0
 # Filled in after parsing: the common options' own default is SUPPRESS, so that a value given
 # before the subcommand is not overwritten by the subcommand parser's default.
-DEFAULTS = {"url": None, "token": None, "json": False, "timeout": DEFAULT_TIMEOUT}
+DEFAULTS = {"url": None, "token": None, "json": False, "timeout": DEFAULT_TIMEOUT,
+            "config": None, "cafile": None, "fingerprint": None}
 
 DESCRIPTION = """\
 Control a robotctl appliance over Socket.IO: deploy a project, call its methods, watch its
@@ -24,7 +25,11 @@ another client controls the robot; deploy and call need control.
 environment:
   ROBOTCTL_URL         the appliance's address (default %s)
   ROBOTCTL_TOKEN       the access token (default: the robot's /etc/robotctl/token when readable)
-  ROBOTCTL_TOKEN_FILE  read the token from this file instead of /etc/robotctl/token
+  ROBOTCTL_TOKEN_FILE  read the token from this file instead of the one the configuration names
+  ROBOTCTL_CONFIG      the robot's configuration (default /etc/robotctl/robotctl.yaml)
+
+https:// robots are pinned on first use, like ssh: the certificate's fingerprint is shown
+and, on a terminal, trusted after a yes and recorded in ~/.config/robotctl/known_robots.
 """ % DEFAULT_URL
 
 
@@ -40,6 +45,14 @@ def common_options() -> argparse.ArgumentParser:
     common.add_argument("--timeout", type=positive, default=argparse.SUPPRESS, metavar="SECONDS",
                         help="how long to wait to connect and for each answer (default %g)"
                         % DEFAULT_TIMEOUT)
+    common.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH",
+                        help="the robot's configuration, where the token file and TLS are set "
+                        "(env ROBOTCTL_CONFIG; default /etc/robotctl/robotctl.yaml)")
+    common.add_argument("--cafile", default=argparse.SUPPRESS, metavar="FILE",
+                        help="https: verify the robot's certificate with this CA file")
+    common.add_argument("--fingerprint", default=argparse.SUPPRESS, metavar="SHA256",
+                        help="https: trust the certificate with this SHA-256 fingerprint (hex, "
+                        "colons optional, or SHA256:<base64>)")
     return common
 
 
@@ -84,11 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("names", nargs="*", metavar="NAME", help="only these events")
     add("describe", commands.describe, "the project's objects, methods and functions")
     add("logs", commands.logs, "follow the robot's logs (extra arguments go to journalctl)")
-    add("token", commands.token, "print the robot's access token (needs root or group robotctl)")
-    config = add("config", local_commands.config,
-                 "print this machine's effective configuration and where each value comes from")
-    config.add_argument("--config", metavar="PATH", help="the file to read (default: "
-                        "$ROBOTCTL_CONFIG, else /etc/robotctl/robotctl.yaml)")
+    token = add("token", commands.token,
+                "print the robot's access token (needs root or group robotctl)")
+    token.add_argument("--rotate", action="store_true",
+                       help="write a new token first; the gateway takes it without a restart "
+                       "and disconnects the clients of the old one (needs root)")
+    tls = add("tls", robot_admin.tls, "TLS on the robot: enable (makes a self-signed "
+              "certificate), disable, or show its fingerprint (enable/disable need root)")
+    tls.add_argument("action", choices=("enable", "disable", "show"))
+    tls.add_argument("--renew", action="store_true",
+                     help="enable: make a new certificate even if one exists")
+    # --config (a common option) names the file to read.
+    add("config", local_commands.config,
+        "print this machine's effective configuration and where each value comes from")
     add("discover", local_commands.discover,
         "list the robotctl appliances on the LAN (name, address, port, version, token needed)")
     return parser
@@ -110,7 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse(build_parser(), argv)
     output = Output(args.json)
     try:
-        settings = resolve(args.url, args.token, args.timeout, args.json)
+        settings = resolve(args)
         return args.handler(args, settings, output)
     except CliError as e:
         output.error(e)

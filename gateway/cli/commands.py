@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import Any, Dict, List
 
-from gateway.cli import render
+from gateway.cli import render, robot_admin
 from gateway.cli.connection import Connection
 from gateway.cli.errors import UNAUTHORIZED, USAGE, CliError
 from gateway.cli.output import Output
@@ -159,9 +159,11 @@ def deploy(args: argparse.Namespace, settings: Settings, output: Output) -> int:
 # -- on the robot ----------------------------------------------------------------------
 
 def token(args: argparse.Namespace, settings: Settings, output: Output) -> int:
-    value = read_token_file()
+    if args.rotate:
+        robot_admin.rotate_token(token_file(args.config))
+    value = read_token_file(args.config)
     if value is None:
         raise CliError(UNAUTHORIZED, "%s does not exist or is empty: run this on the robot, "
-                       "where the robotctl package creates it" % token_file())
+                       "where the robotctl package creates it" % token_file(args.config))
     output.result(value, str)
     return 0

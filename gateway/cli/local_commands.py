@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from typing import Any, Dict, List
 
+from gateway.cli import trust
 from gateway.cli.errors import APP_ERROR, CONNECT, CliError
 from gateway.cli.output import Output
 from gateway.cli.settings import Settings
@@ -77,9 +78,12 @@ def parse_avahi(text: str) -> List[Dict[str, Any]]:
             continue
         txt = dict(item.split("=", 1) for item in re.findall(r'"((?:[^"\\]|\\.)*)"', fields[9])
                    if "=" in item)
+        url, fingerprint = trust.discovered(fields[7], int(fields[8]), txt)
         entry = {"name": _unescape(fields[3]), "host": fields[6], "address": fields[7],
                  "port": int(fields[8]), "version": txt.get("version"),
-                 "token_needed": txt.get("auth") == "token"}
+                 "token_needed": txt.get("auth") == "token", "url": url,
+                 "tls": fingerprint is not None or url.startswith("https:"),
+                 "fingerprint": fingerprint}
         found.setdefault((entry["name"], entry["address"], entry["port"]), entry)
     return sorted(found.values(), key=lambda e: (e["name"], e["address"]))
 
@@ -94,9 +98,11 @@ def _discover_table(found: List[Dict[str, Any]]) -> str:
         return "no robotctl appliance found on the LAN"
     lines = []
     for entry in found:
-        address = entry["address"]
-        url = "http://%s:%d" % ("[%s]" % address if ":" in address else address, entry["port"])
         lines.append("%s  %s  version %s  %s  (%s)" % (
-            entry["name"], url, entry["version"] or "?",
+            entry["name"], entry["url"], entry["version"] or "?",
             "token needed" if entry["token_needed"] else "no token", entry["host"]))
+        if entry["fingerprint"]:
+            # What to pass so the CLI pins the advertised certificate instead of asking.
+            lines.append("    robotctl --url %s --fingerprint %s ..."
+                         % (entry["url"], entry["fingerprint"]))
     return "\n".join(lines)

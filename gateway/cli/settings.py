@@ -1,10 +1,13 @@
 """Where to connect and with what token: options, then the environment, then the robot's files.
 
-The token comes from ``--token``, else ``$ROBOTCTL_TOKEN``, else the robot's token file
-(``/etc/robotctl/token``, or ``$ROBOTCTL_TOKEN_FILE``) when it is readable, else none.
+The token comes from ``--token``, else ``$ROBOTCTL_TOKEN``, else the robot's token file when
+it is readable, else none. The token file is found as the gateway finds it: the
+configuration's ``gateway.auth_token_file`` (``--config``, ``$ROBOTCTL_CONFIG``, or
+/etc/robotctl/robotctl.yaml), unless ``$ROBOTCTL_TOKEN_FILE`` names another.
 """
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import os
 import shutil
@@ -15,14 +18,12 @@ from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
 from gateway.cli.errors import UNAUTHORIZED, CliError
+from gateway.cli.trust import parse_fingerprint
+from shared import config
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TOKEN_FILE = "/etc/robotctl/token"
 UNITS = ("robotctl-gateway", "robotctl-executor", "robotctl-watch")
-
-
-def token_file() -> str:
-    return os.environ.get("ROBOTCTL_TOKEN_FILE") or TOKEN_FILE
 
 
 @dataclass
@@ -33,24 +34,47 @@ class Settings:
     json: bool
     # Why the token file could not be used, for the hint on an "unauthorized" refusal.
     token_problem: Optional[str] = None
+    cafile: Optional[str] = None          # https: verify with this CA file (--cafile)
+    fingerprint: Optional[str] = None     # https: the certificate's SHA-256, hex (--fingerprint)
 
 
-def resolve(url: Optional[str], token: Optional[str], timeout: float, json: bool) -> Settings:
-    url = url or os.environ.get("ROBOTCTL_URL") or DEFAULT_URL
+def resolve(args: argparse.Namespace) -> Settings:
+    url = args.url or os.environ.get("ROBOTCTL_URL") or DEFAULT_URL
+    token = args.token
     if token is None:
         token = os.environ.get("ROBOTCTL_TOKEN") or None
     problem = None
     if token is None:
         try:
-            token = read_token_file()
+            token = read_token_file(args.config)
         except CliError as e:
             problem = e.message
-    return Settings(url, token, timeout, json, problem)
+    fingerprint = parse_fingerprint(args.fingerprint) if args.fingerprint else None
+    return Settings(url, token, args.timeout, args.json, problem, args.cafile, fingerprint)
 
 
-def read_token_file() -> Optional[str]:
+def config_path(option: Optional[str]) -> str:
+    """The configuration file as the gateway finds it: --config, $ROBOTCTL_CONFIG, default."""
+    return option or os.environ.get(config.ENV_VAR) or config.DEFAULT_PATH
+
+
+def token_file(config_option: Optional[str] = None) -> str:
+    """$ROBOTCTL_TOKEN_FILE, else the configuration's gateway.auth_token_file, else the
+    package's path (also when the configuration cannot be read)."""
+    if os.environ.get("ROBOTCTL_TOKEN_FILE"):
+        return os.environ["ROBOTCTL_TOKEN_FILE"]
+    path = config_path(config_option)
+    if not os.path.exists(path):
+        return TOKEN_FILE
+    try:
+        return config.load(path).gateway.auth_token_file or TOKEN_FILE
+    except config.ConfigError:
+        return TOKEN_FILE
+
+
+def read_token_file(config_option: Optional[str] = None) -> Optional[str]:
     """The robot's token; None when this machine has no token file; CliError when unreadable."""
-    path = token_file()
+    path = token_file(config_option)
     try:
         with open(path, encoding="utf-8") as f:
             return f.read().strip() or None

@@ -220,7 +220,11 @@
     socket.on('disconnect', (reason) => {
       RC.role = null;
       renderRole();
-      if (sessionTaken) {
+      if (sessionTaken && sessionTaken.reason === 'token rotated') {
+        sessionTaken = null;
+        setState('disconnected', 'Disconnected');
+        banner('The robot\'s access token was changed. Enter the new token to connect again.');
+      } else if (sessionTaken) {
         const by = sessionTaken;
         sessionTaken = null;
         banner('Control was taken over by ' + (by.by || 'another client') + ' at ' + RC.fmtTime(by.time) +

@@ -29,7 +29,7 @@ from tests.bench.common import Row
 
 # In run order: the footprint first, on a fresh appliance before any user code is imported.
 MEASURES = ("footprint", "update", "roundtrip", "breakdown", "concurrency", "throughput", "push",
-            "binary", "reconnect", "upload", "restart", "environments", "shaped_stream")
+            "binary", "reconnect", "upload", "tls", "restart", "environments", "shaped_stream")
 RESULTS = REPO / "bench-results"
 
 

@@ -27,7 +27,9 @@ const context = await chromium.launchPersistentContext(profile, {
   executablePath: CHROMIUM,
   headless: true,
   args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
+    '--disable-component-update', '--disable-sync', '--no-first-run',
+    // CHROMIUM_ARGS: e.g. --ignore-certificate-errors-spki-list=<hash> to trust a test cert
+    ...(process.env.CHROMIUM_ARGS || '').split(' ').filter(Boolean)],
   viewport: { width: 1280, height: 900 },
 });
 context.setDefaultTimeout(WAIT);

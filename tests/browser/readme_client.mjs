@@ -12,7 +12,8 @@ function check(reply, what) {
   return reply.data;
 }
 
-const socket = io(process.env.ROBOT_URL, { auth: {}, transports: ["websocket"], reconnection: false });
+const auth = process.env.ROBOT_TOKEN ? { token: process.env.ROBOT_TOKEN } : {};
+const socket = io(process.env.ROBOT_URL, { auth, transports: ["websocket"], reconnection: false });
 const info = new Promise((resolve) => socket.on("robotctl:server_info", resolve));
 const state = new Promise((resolve) => socket.on("robot_state", resolve));
 await new Promise((resolve, reject) => { socket.on("connect", resolve); socket.on("connect_error", reject); });

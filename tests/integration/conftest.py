@@ -9,6 +9,7 @@ import socketio
 
 from tests import shaped_link as shaping
 from tests.appliance import FIXTURES, Appliance, b64, zip_dir
+from tests.integration.tls_support import tls_appliance, tls_connect  # noqa: F401 (fixtures)
 
 # The robotctl helpers assert like a test does: give their failures pytest's details too.
 pytest.register_assert_rewrite("tests.integration.cli_helpers")

@@ -23,7 +23,7 @@ SOURCES = "/etc/apt/sources.list.d/debian.sources"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "python3", "procps", "iproute2",
     "python3-socketio", "python3-eventlet", "python3-zmq", "python3-sdnotify",
-    "python3-yaml", "python3-watchdog", "python3-websocket",
+    "python3-yaml", "python3-watchdog", "python3-websocket", "python3-requests", "openssl",
     # LAN discovery; the daemon is disabled in the image (most containers share the host's
     # network) and started by the tests that give their container a veth of its own.
     "avahi-daemon", "avahi-utils",

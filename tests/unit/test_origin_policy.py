@@ -46,13 +46,20 @@ AVAHI = (
     "\"auth=token\" \"version=0.1.0\"\n"
     "=;lo;IPv4;robotctl\\032on\\032vm;_robotctl._tcp;local;vm.local;127.0.0.1;8001;"
     "\"auth=none\" \"version=0.1.0\"\n"
+    "=;host0;IPv4;robotctl\\032on\\032arm;_robotctl._tcp;local;arm.local;10.77.0.3;8000;"
+    "\"fp=%s\" \"tls=1\" \"auth=token\" \"version=0.1.0\"\n" % ("ab" * 32)
 )
 
 
 def test_avahi_browse_lines_become_appliances():
     assert parse_avahi(AVAHI) == [
+        {"name": "robotctl on arm", "host": "arm.local", "address": "10.77.0.3", "port": 8000,
+         "version": "0.1.0", "token_needed": True, "url": "https://10.77.0.3:8000",
+         "tls": True, "fingerprint": "ab" * 32},
         {"name": "robotctl on vm", "host": "vm.local", "address": "10.77.0.2", "port": 8001,
-         "version": "0.1.0", "token_needed": True},
+         "version": "0.1.0", "token_needed": True, "url": "http://10.77.0.2:8001",
+         "tls": False, "fingerprint": None},
         {"name": "robotctl on vm", "host": "vm.local", "address": "127.0.0.1", "port": 8001,
-         "version": "0.1.0", "token_needed": False},
+         "version": "0.1.0", "token_needed": False, "url": "http://127.0.0.1:8001",
+         "tls": False, "fingerprint": None},
     ]
