@@ -2,9 +2,11 @@
 certificate, and what a clear-text client gets from the TLS port."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import socket
+import ssl
 
 import pytest
 import requests
@@ -12,6 +14,7 @@ import socketio
 
 from tests.appliance import wait_for, zip_files
 from tests.integration.conftest import call, ok, record
+from tests.integration.tls_support import TOKEN
 
 PUSHER = {"main.py": "import threading\n"
                      "push_message = None\n"
@@ -21,10 +24,15 @@ PUSHER = {"main.py": "import threading\n"
                      "    return n\n"}
 
 
-@pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
-def test_call_push_and_upload_over_tls(tls_connect, transports):
-    client = tls_connect(transports=transports)
-    assert client.transport() == transports[0]
+# python-socketio's sync Client over wss:// now and then loses a reply: websocket-client
+# reads and writes one TLS connection from two threads (seen against a plain
+# eventlet.wrap_ssl server too). So the sync client goes over https:// polling here, as the
+# robotctl command does, and wss:// is driven by the AsyncClient (one thread), the official
+# JavaScript client (test_readme_client) and Chromium (tests/browser).
+
+def test_call_push_and_upload_over_https_polling(tls_connect):
+    client = tls_connect(transports=("polling",))
+    assert client.transport() == "polling"
     assert ok(call(client, "sport_client", "StandUp"))["posture"] == "standing"
     ticks = record(client, "tick")
     data = base64.b64encode(zip_files(PUSHER)).decode()
@@ -34,8 +42,40 @@ def test_call_push_and_upload_over_tls(tls_connect, transports):
     assert sorted(t["i"] for t in ticks) == list(range(5))
 
 
+def test_call_push_and_upload_over_wss(tls_appliance):
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def session() -> None:
+        context = ssl.create_default_context(cafile=tls_appliance.cafile)
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context))
+        client = socketio.AsyncClient(reconnection=False, http_session=http)
+        ticks = []
+        client.on("tick", lambda data: ticks.append(data["i"]))
+        try:
+            await client.connect(tls_appliance.url, transports=["websocket"],
+                                 auth={"token": TOKEN}, wait_timeout=30)
+            assert client.transport() == "websocket"
+            params = {"object": "sport_client", "method": "StandUp"}
+            reply = await client.call("process", {"params": params}, timeout=60)
+            assert ok(reply)["posture"] == "standing"
+            data = base64.b64encode(zip_files(PUSHER)).decode()
+            assert ok(await client.call("update", {"data": data}, timeout=60))["name"]
+            reply = await client.call("process", {"params": {"method": "shout",
+                                                             "args": {"n": 5}}}, timeout=60)
+            assert ok(reply) == 5
+            for _ in range(300):
+                if len(ticks) == 5:
+                    break
+                await asyncio.sleep(0.1)
+            assert sorted(ticks) == list(range(5))
+        finally:
+            await client.disconnect()
+            await http.close()
+    asyncio.run(session())
+
+
 def test_chunked_upload_over_tls(tls_connect):
-    client = tls_connect()
+    client = tls_connect(transports=("polling",))
     blob = zip_files(dict(PUSHER, **{"data.bin": "x" * 3_000_000}))
     begin = ok(client.call("upload_begin", {"size": len(blob), "name": "big",
                                             "sha256": hashlib.sha256(blob).hexdigest()}))
@@ -88,5 +128,5 @@ def test_clear_text_socketio_client_fails_at_once(tls_appliance):
 
 def test_a_silent_client_does_not_stall_others(tls_appliance, tls_connect):
     with socket.create_connection(("127.0.0.1", tls_appliance.port), timeout=30):
-        client = tls_connect()         # while the silent one holds its connection open
+        client = tls_connect(transports=("polling",))   # while the silent one holds its connection open
         assert ok(call(client, "sport_client", "GetState")) is not None

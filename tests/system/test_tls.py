@@ -22,7 +22,7 @@ def tls_client(cafile: Path) -> socketio.Client:
 def call_over_tls(box: Appliance, cafile: Path, token: str) -> dict:
     client = tls_client(cafile)
     client.connect(f"https://127.0.0.1:{box.port}", auth={"token": token},
-                   transports=["websocket"], wait_timeout=20)
+                   transports=["polling"], wait_timeout=20)   # see tests/integration/test_tls.py
     try:
         return client.call("process", {"params": {"object": "sport_client",
                                                   "method": "GetState"}}, timeout=60)
