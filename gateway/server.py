@@ -14,7 +14,7 @@ import eventlet.wsgi
 import socketio
 
 import shared
-from gateway import websocket_limits
+from gateway import packet_json, websocket_limits
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
 from gateway.push_relay import PushRelay
@@ -46,7 +46,8 @@ class Gateway:
         self.sio = socketio.Server(
             async_mode="eventlet", max_http_buffer_size=gw.max_message_size,
             cors_allowed_origins=gw.cors_allowed_origins, ping_interval=gw.ping_interval,
-            ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
+            ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False,
+            json=packet_json)
         websocket_limits.enforce_frame_limit(self.sio.eio)
         self.app = socketio.WSGIApp(self.sio, static_files=console_files())
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
@@ -54,7 +55,7 @@ class Gateway:
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)
         self.handlers.on_clients_changed = self.update_status
         self.link.on_executor_change = self._executor_changed
-        self.link.on_push = self.relay.broadcast
+        self.link.on_push = self.handlers.relay_push
         self.link.on_peer_request = self.handlers.peer_request
 
     def _executor_changed(self) -> None:

@@ -13,21 +13,21 @@ HELLO = Hello("a1b2c3", 4242, "0.1.0", {"name": "project", "origin": "upload"},
 
 
 def test_reply_frames_are_pinned():
-    assert Reply(7, "success", "ok", {"a": 1}).to_frames() == [
-        b'{"t":"reply","id":7,"status":"success","message":"ok","data":{"a":1}}']
-    assert Reply(8, "error", "boom").to_frames() == [
-        b'{"t":"reply","id":8,"status":"error","message":"boom","data":null}']
+    assert Reply("b1:7", "success", "ok", {"a": 1}).to_frames() == [
+        b'{"t":"reply","id":"b1:7","status":"success","message":"ok","data":{"a":1}}']
+    assert Reply("b1:8", "error", "boom").to_frames() == [
+        b'{"t":"reply","id":"b1:8","status":"error","message":"boom","data":null}']
 
 
 def test_request_frames_are_pinned_and_the_blob_travels_as_is():
-    request = Request(3, "process", {"object": "bot", "method": "incr", "args": None}, "a1b2c3")
+    request = Request("b1:3", "process", {"object": "bot", "method": "incr", "args": None}, "a1b2c3")
     assert request.to_frames() == [
-        b'{"t":"request","id":3,"command":"process",'
+        b'{"t":"request","id":"b1:3","command":"process",'
         b'"args":{"object":"bot","method":"incr","args":null},"instance":"a1b2c3"}']
     blob = bytes(range(256)) * 4          # binary, not base64: sent as a frame of its own
-    update = Request(4, "update", {}, "a1b2c3", blob)
+    update = Request("b1:4", "update", {}, "a1b2c3", blob)
     assert update.to_frames() == [
-        b'{"t":"request","id":4,"command":"update","args":{},"instance":"a1b2c3"}', blob]
+        b'{"t":"request","id":"b1:4","command":"update","args":{},"instance":"a1b2c3"}', blob]
 
 
 def test_push_frames_are_pinned():
@@ -48,15 +48,15 @@ def test_text_is_utf8_not_escaped():
 
 
 @pytest.mark.parametrize("message", [
-    Reply(1, "success", "bot.add returned", 5),
-    Reply(2, "error", "ValueError: x (main.py, line 3)", {"error": {"type": "ValueError"}}),
-    Reply(3, "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
+    Reply("b1:1", "success", "bot.add returned", 5),
+    Reply("b1:2", "error", "ValueError: x (main.py, line 3)", {"error": {"type": "ValueError"}}),
+    Reply("b1:3", "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
     Push("robot_state", {"pose": {"x": 0.25}, "moving": False}),
     Push("empty"),
-    Request(5, "start", {}),
-    Request(6, "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
-    Request(7, "update", {}, "inst", b"PK\x03\x04 zip bytes"),
-    Request(8, "update", {}, "inst", b""),
+    Request("b1:5", "start", {}),
+    Request("b1:6", "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
+    Request("b1:7", "update", {}, "inst", b"PK\x03\x04 zip bytes"),
+    Request("b1:8", "update", {}, "inst", b""),
     HELLO,
 ], ids=lambda m: type(m).__name__)
 def test_round_trip(message):
@@ -64,21 +64,21 @@ def test_round_trip(message):
 
 
 def test_decode_keeps_large_ids_and_unicode():
-    reply = Reply(2 ** 53 + 1, "success", "größe", {"ü": "✓"})
+    reply = Reply("b1:%d" % (2 ** 53 + 1), "success", "größe", {"ü": "✓"})
     assert decode(reply.to_frames()) == reply
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, {"x": [math.nan]}])
 def test_nan_and_infinity_cannot_be_encoded(value):
     with pytest.raises(ValueError):
-        Reply(1, "success", "x", value).to_frames()
+        Reply("b1:1", "success", "x", value).to_frames()
     with pytest.raises(ValueError):
         Push("tick", value).to_frames()
 
 
 def test_values_json_cannot_carry_raise_type_error():
     with pytest.raises(TypeError):
-        Reply(1, "success", "x", {1, 2}).to_frames()
+        Reply("b1:1", "success", "x", {1, 2}).to_frames()
     with pytest.raises(TypeError):
         Push("tick", object()).to_frames()
 
@@ -95,22 +95,22 @@ MALFORMED = {
     "unknown type": [b'{"t":"bogus"}'],
     "type not a string": [b'{"t":5}'],
     "reply without id": [b'{"t":"reply","status":"success","message":"m"}'],
-    "reply id a string": [b'{"t":"reply","id":"7","status":"success","message":"m"}'],
+    "reply id a number": [b'{"t":"reply","id":7,"status":"success","message":"m"}'],
     "reply id a boolean": [b'{"t":"reply","id":true,"status":"success","message":"m"}'],
     "reply id a float": [b'{"t":"reply","id":1.5,"status":"success","message":"m"}'],
-    "reply status null": [b'{"t":"reply","id":1,"status":null,"message":"m"}'],
-    "reply without message": [b'{"t":"reply","id":1,"status":"success"}'],
+    "reply status null": [b'{"t":"reply","id":"b1:1","status":null,"message":"m"}'],
+    "reply without message": [b'{"t":"reply","id":"b1:1","status":"success"}'],
     "push without event": [b'{"t":"push","data":1}'],
     "push event a list": [b'{"t":"push","event":["tick"]}'],
-    "request without args": [b'{"t":"request","id":1,"command":"start"}'],
-    "request args a list": [b'{"t":"request","id":1,"command":"start","args":[]}'],
-    "request without command": [b'{"t":"request","id":1,"args":{}}'],
-    "request instance a number": [b'{"t":"request","id":1,"command":"start","args":{},"instance":5}'],
+    "request without args": [b'{"t":"request","id":"b1:1","command":"start"}'],
+    "request args a list": [b'{"t":"request","id":"b1:1","command":"start","args":[]}'],
+    "request without command": [b'{"t":"request","id":"b1:1","args":{}}'],
+    "request instance a number": [b'{"t":"request","id":"b1:1","command":"start","args":{},"instance":5}'],
     "hello pid a string": [b'{"t":"hello","instance":"a","pid":"1","version":"v","project":{},'
                            b'"last_restart":{}}'],
     "hello without project": [b'{"t":"hello","instance":"a","pid":1,"version":"v"}'],
     "NaN (not JSON)": [b'{"t":"push","event":"tick","data":NaN}'],
-    "Infinity (not JSON)": [b'{"t":"reply","id":1,"status":"success","message":"m","data":Infinity}'],
+    "Infinity (not JSON)": [b'{"t":"reply","id":"b1:1","status":"success","message":"m","data":Infinity}'],
 }
 
 
