@@ -41,7 +41,7 @@ def acked(handler: Callable[..., Ack]) -> Callable[..., Ack]:
         if any(arg is TOO_DEEP or nesting.too_deep(arg) for arg in args):
             return protocol.error("invalid payload: %s" % nesting.describe())
         ack = _handled(handler, args)
-        if nesting.too_deep(ack):
+        if nesting.too_deep(ack, nesting.MAX_DEPTH + 1):     # the bound is on ack["data"]
             return protocol.error("the reply cannot be sent as JSON: %s" % nesting.describe())
         return ack
     return wrapper

@@ -36,13 +36,14 @@ def loads(text: Any, *args: Any, **kwargs: Any) -> Any:
     except RecursionError:
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
-        match = _EVENT_NAME.match(text)
-        if match is None:
+        if not text.lstrip().startswith("["):
             return TOO_DEEP
+        match = _EVENT_NAME.match(text)
         try:
-            return [json.loads(match.group(1)), TOO_DEEP]
+            name = json.loads(match.group(1)) if match else "*"
         except ValueError:
-            return ["*", TOO_DEEP]
+            name = "*"      # no event name to route by: the catch-all handler answers
+        return [name, TOO_DEEP]
 
 
 def dumps(value: Any, *args: Any, **kwargs: Any) -> str:
