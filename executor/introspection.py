@@ -62,6 +62,8 @@ def _defined_in(module_name: str, project_dir: Path) -> bool:
 
 def inside(filename: str, directory: Path) -> bool:
     """Is ``filename`` within ``directory`` (the user's project)?"""
+    if filename.startswith("<"):
+        return False    # "<frozen importlib._bootstrap>", "<string>": no file, not relative
     try:
         return os.path.commonpath([os.path.abspath(filename), str(directory)]) == str(directory)
     except ValueError:

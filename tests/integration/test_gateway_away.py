@@ -42,7 +42,7 @@ def test_a_late_reply_never_answers_a_call_of_the_restarted_gateway(appliance):
         ok(client.call("start", {}, timeout=60))
         client.emit("process", {"params": {"object": "bot", "method": "slow",
                                            "args": {"tag": "OLD", "seconds": 2.5}}})
-        appliance.wait_log(r"executor \w+ ready", 2)
+        appliance.wait_log("slow OLD started")
         kill_gateway_and_reconnect(appliance, client)
         replies = {}
 
