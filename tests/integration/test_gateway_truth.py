@@ -6,8 +6,11 @@ import os
 import signal
 import threading
 
-from tests.appliance import b64, wait_for, zip_files
-from tests.integration.conftest import call, ok
+import pytest
+import socketio
+
+from tests.appliance import REPO, Appliance, b64, wait_for, zip_files
+from tests.integration.conftest import call, ok, record
 
 INFO = "robotctl:server_info"
 SLOW_IMPORT = """import time
@@ -87,3 +90,28 @@ def test_an_update_sent_while_the_executor_restarts_waits_for_it(appliance, clie
     assert reply["status"] == "success", reply
     assert reply["message"] == "Project updated and the executor restarted"
     assert call(client, None, "ping")["data"] == 1
+
+
+def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path):
+    app = Appliance(tmp_path)
+    app.env = {"PYTHONPATH": "%s:%s" % (REPO / "tests" / "faults", REPO),
+               "ROBOTCTL_TEST_FAULT": "connect_after_admission"}
+    app.start()
+    clients = []
+    try:
+        first = socketio.Client(reconnection=False)
+        errors = record(first, "connect_error")
+        clients.append(first)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            first.connect(app.url, transports=["websocket"], wait_timeout=30)
+        wait_for(lambda: errors, 10, "connect_error")
+        assert "internal error while connecting" in str(errors[0]), errors
+        second = socketio.Client(reconnection=False)
+        clients.append(second)
+        second.connect(app.url, transports=["websocket"], wait_timeout=30)
+        assert ok(call(second, "sport_client", "GetState"))["posture"]
+        app.wait_log(r"connect failed after 127\.0\.0\.1:\d+ was admitted; freed its slot")
+    finally:
+        for client in clients:
+            client.disconnect()
+        app.stop()
