@@ -88,6 +88,8 @@ def table(rows: List[tuple]) -> str:
 def describe(data: Dict[str, Any]) -> str:
     """The project's objects, their methods and its functions as an indented tree."""
     lines = ["project " + project(data.get("project"))]
+    if data.get("loaded") is False:
+        lines.append("not loaded: its objects show once it is started (observers never load it)")
     for obj in data.get("objects") or []:
         lines.append(_with_doc("%s: %s" % (obj.get("name"), obj.get("type")), obj.get("doc")))
         for method in obj.get("methods") or []:
