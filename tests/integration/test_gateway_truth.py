@@ -10,7 +10,7 @@ import pytest
 import socketio
 
 from tests.appliance import REPO, Appliance, b64, wait_for, zip_files
-from tests.integration.conftest import call, ok, record
+from tests.integration.conftest import call, ok, record, upload
 
 INFO = "robotctl:server_info"
 SLOW_IMPORT = """import time
@@ -115,3 +115,24 @@ def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path
         for client in clients:
             client.disconnect()
         app.stop()
+
+
+@pytest.mark.config(executor={"crash_limit": 3, "crash_window": 60})
+def test_a_start_whose_reply_carries_a_rollback_note_is_a_loaded_project(connect, appliance):
+    first = connect(wait_timeout=30)
+    ok(upload(first, "crash_exit", prefix="crash_exit/"))
+    first.call("start", {}, timeout=60)
+    first.disconnect()
+    appliance.wait_log(r"crash_exit crashed the executor 3 times", timeout=90)
+    later = connect(events=(INFO,), wait_timeout=30)
+    wait_for(lambda: [i for i in later.received[INFO]
+                      if (i["last_restart"] or {}).get("reason") == "rollback"], 30,
+             "server_info saying rollback")
+    started = ok_with_note(later.call("start", {}, timeout=60))
+    assert started["loaded"] is True
+    wait_for(lambda: loaded_infos(later), 10, "server_info saying loaded")
+
+
+def ok_with_note(reply):
+    assert reply["status"] == "success" and "note: the project was rolled back" in reply["message"], reply
+    return reply["data"]
