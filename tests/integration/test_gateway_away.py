@@ -120,6 +120,8 @@ def test_pushes_after_the_executor_closed_its_event_channel_are_dropped(applianc
     ok(upload(client, "callpathbot"))
     ok(client.call("start", {}, timeout=60))
     ok(call(client, "bot", "start_pushing", {"hz": 1000, "seconds": 120}))
+    ok(call(client, "bot", "push_at_exit"))      # surely after the close, racing or not
+    appliance.wait_executors(2)      # the log names the executor the update started
     os.kill(appliance.executor_pid(), signal.SIGTERM)
     appliance.wait_log(r"dropped a push of 'tick': the executor closed its event channel")
     appliance.wait_executors(3)
