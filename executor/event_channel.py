@@ -4,17 +4,20 @@ One PUSH socket serves every thread (worker threads replying, user threads pushi
 makes that safe, since ZeroMQ sockets must not be used by two threads at once; the socket is
 closed under the same lock, and what is sent after that is dropped with a log line.
 
-Sending never waits: a robot's control loop must not stall because the gateway is away or
-not reading. While no gateway is connected, replies (to a gateway that is gone) are dropped
-and pushes are dropped and counted; so are pushes the socket cannot take at once (its
-high-water mark). The count reaches the clients as ``robotctl:push_dropped {count,
-by_event}`` when a gateway is back, or before the next push that goes out.
+A push never waits: a robot's control loop must not stall because the gateway is away or
+not reading. While no gateway is connected pushes are dropped and counted, and so are pushes
+the socket cannot take at once (its high-water mark). The count reaches the clients as
+``robotctl:push_dropped {count, by_event}`` when a gateway is back, or before the next push
+that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
+is behind waits for room, up to REPLY_PATIENCE, holding the lock at most LOCK_SLICE_MS at a
+time so pushes keep their few milliseconds; replies to a gateway that is gone are dropped.
 """
 from __future__ import annotations
 
 import collections
 import logging
 import threading
+import time
 from typing import Any, Counter, List, Optional
 
 import zmq
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # What JSON encoding raises for data it cannot carry (RecursionError: nested too deeply).
 NOT_JSON = (TypeError, ValueError, RecursionError)
+REPLY_PATIENCE = 60.0
+LOCK_SLICE_MS = 5
 
 
 class EventChannel:
@@ -36,15 +41,17 @@ class EventChannel:
         self._closed_drops = 0
 
     def send(self, frames: List[bytes], event: Optional[str] = None) -> bool:
-        """Send one message (a push of ``event``, or a reply when None) without waiting;
-        False if it was dropped."""
+        """Send one message (a push of ``event``, or a reply when None); False if it was
+        dropped."""
+        if event is None:
+            return self._send_reply(frames)
         with self._lock:
             if self._sock is None:
                 self._closed_drops += 1
                 problem = "the executor closed its event channel"
             elif not self._gateway_present:
                 problem = "no gateway is connected"
-            elif event is not None and not self._report_drops():
+            elif not self._report_drops():
                 problem = "the gateway is not reading events"
             else:
                 try:
@@ -52,12 +59,42 @@ class EventChannel:
                     return True
                 except zmq.Again:
                     problem = "the gateway is not reading events"
-            if event is not None:
-                self._dropped[event] += 1
-            first = event is None or self._closed_drops == 1 or sum(self._dropped.values()) == 1
+            self._dropped[event] += 1
+            first = self._closed_drops == 1 or sum(self._dropped.values()) == 1
         if first:   # one line per episode: a 100 Hz loop must not flood the journal
-            log.warning("dropped a %s: %s; further pushes are dropped and counted until it "
-                        "can send again", "push of %r" % event if event else "reply", problem)
+            log.warning("dropped a push of %r: %s; further pushes are dropped and counted until "
+                        "it can send again", event, problem)
+        return False
+
+    def _send_reply(self, frames: List[bytes]) -> bool:
+        deadline = time.monotonic() + REPLY_PATIENCE
+        while True:
+            with self._lock:
+                if self._sock is None:
+                    problem = "the executor closed its event channel"
+                elif not self._gateway_present:
+                    problem = "no gateway is connected"
+                elif self._sent_within_slice(frames):
+                    return True
+                elif time.monotonic() < deadline:
+                    problem = ""
+                else:
+                    problem = "the gateway has not read for %g s" % REPLY_PATIENCE
+            if problem:
+                log.warning("dropped a reply: %s", problem)
+                return False
+            time.sleep(0.001)    # let a pushing thread take the lock between slices
+
+    def _sent_within_slice(self, frames: List[bytes]) -> bool:
+        """Send now, or as soon as there is room within LOCK_SLICE_MS (lock held)."""
+        assert self._sock is not None
+        for _ in range(2):
+            try:
+                self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                return True
+            except zmq.Again:
+                if not self._sock.poll(LOCK_SLICE_MS, zmq.POLLOUT):
+                    return False
         return False
 
     def _report_drops(self) -> bool:
