@@ -16,7 +16,10 @@ def main() -> int:
     args = parser.parse_args()
     # The project's stdout/stderr are captured for the clients; the executor's own log lines
     # go to a copy of the original stderr, straight to the journal.
-    logsetup.setup("executor", os.fdopen(os.dup(2), "w", buffering=1))
+    journal = os.fdopen(os.dup(2), "w", buffering=1)
+    logsetup.setup("executor", journal)
+    from executor import crash_reports
+    crash_reports.install(journal)
     try:
         config = config_module.load(config_module.path_from_args(args))
     except config_module.ConfigError as e:

@@ -3,7 +3,9 @@
 Each request runs on its own worker thread (see worker_pool). The reply is sent exactly once:
 by the worker when the work ends, or by the main loop when ``max_execution_time`` passes
 first. Python cannot kill a thread, so a timed-out call keeps running and its late result is
-logged and dropped; the executor keeps serving meanwhile.
+logged and dropped; the executor keeps serving meanwhile. Such a call still counts as in
+flight (``status`` shows ``calls_in_flight``), and so does a running stop hook: past
+``max_calls_in_flight`` a new call is refused at once, so threads stay bounded.
 """
 from __future__ import annotations
 
@@ -44,33 +46,68 @@ def failed(message: str, data: Any = None) -> Result:
 
 @dataclass
 class _Call:
-    request_id: int
+    request_id: str
     label: str
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class CallTracker:
-    def __init__(self, pool: WorkerPool, channel: EventChannel, project_dir: Callable[[], Path]):
+    def __init__(self, pool: WorkerPool, channel: EventChannel, project_dir: Callable[[], Path],
+                 max_in_flight: int):
         self._pool = pool
         self._channel = channel
         self._project_dir = project_dir
         self._deadlines: List[Tuple[float, int, _Call, float]] = []
         self._order = itertools.count()
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._count_lock = threading.Lock()
 
-    def run(self, request_id: int, label: str, work: Callable[[], Result],
-            timeout: Optional[float] = None) -> None:
-        """Run ``work`` on a worker and reply to ``request_id`` with its Result (main thread)."""
+    @property
+    def in_flight(self) -> int:
+        """User calls and stop hooks running now, finished in time or not."""
+        return self._in_flight
+
+    def run(self, request_id: str, label: str, work: Callable[[], Result],
+            timeout: Optional[float] = None, bounded: bool = False) -> None:
+        """Run ``work`` on a worker and reply to ``request_id`` with its Result (main thread).
+
+        A ``bounded`` call (a user's) is refused at once when max_calls_in_flight run."""
+        if bounded and self._in_flight >= self._max_in_flight:
+            log.warning("refused %s: %d calls in flight", label, self._in_flight)
+            self._channel.reply(request_id, protocol.ERROR, (
+                "too many calls in flight (%d, executor.max_calls_in_flight); %s was not run"
+                % (self._in_flight, label)))
+            return
         call = _Call(request_id, label)
         if timeout:
             heapq.heappush(self._deadlines,
                            (time.monotonic() + timeout, next(self._order), call, timeout))
-        self._pool.submit(lambda: self._finish(call, self._outcome(work)))
+        self.submit(lambda: self._finish(call, self._outcome(work)), counted=bounded)
+
+    def submit(self, job: Callable[[], None], counted: bool = True) -> None:
+        """Run ``job`` on a worker, counted in ``in_flight`` while it runs (stop hooks)."""
+        if not counted:
+            self._pool.submit(job)
+            return
+        self._count(1)
+
+        def tracked() -> None:
+            try:
+                job()
+            finally:
+                self._count(-1)
+        self._pool.submit(tracked)
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._in_flight += change
 
     def _outcome(self, work: Callable[[], Result]) -> Result:
         try:
             return work()
-        except Exception as e:
+        except BaseException as e:  # noqa: B902 - sys.exit() in a method is an error reply too
             message, details = describe_exception(e, self._project_dir())
             return failed(message, {"error": details})
 

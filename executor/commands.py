@@ -79,11 +79,16 @@ def process(service: "ExecutorService", request: messages.Request) -> Result:
 
 
 def describe(service: "ExecutorService", request: messages.Request) -> Result:
-    """The loaded project's objects and methods (loading it first if needed)."""
+    """The loaded project's objects and methods (loading it first if needed, unless the
+    gateway asks not to: an observer's describe must never run user code)."""
+    if not service.project.loaded and request.args.get("load") is False:
+        return ok("the project is not loaded; start it to see its objects",
+                  {"project": service.project_info(), "loaded": False, "objects": [],
+                   "functions": []})
     refused = _load_on_first_use(service, request)
     if refused is not None:
         return refused
-    data = dict(service.project.describe(), project=service.project_info(),
+    data = dict(service.project.describe(), project=service.project_info(), loaded=True,
                 environment=_current_environment(service))
     return ok("project description", data)
 
@@ -126,6 +131,8 @@ def _upload_name(args: Dict[str, Any]) -> Optional[str]:
 
 def client_left(service: "ExecutorService", request: messages.Request) -> Result:
     """The controlling client disconnected: run the stop() hooks, keep everything loaded."""
+    if service.stop_when_loaded("the client disconnected"):
+        return ok("the project is loading; its stop hooks run once it has loaded", [])
     reports = service.run_stop_hooks("the client disconnected")
     problems = [r["message"] for r in reports if r["status"] != "success"]
     if problems:

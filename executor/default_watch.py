@@ -63,7 +63,7 @@ class DefaultWatch:
         self._socket = sockets.open_socket(self._context, "watch.command", config.ipc)
         self._applied = self._hash()
         self._rejected: Optional[str] = None
-        self._next_id = 1
+        self._next_id = messages.new_id_source("watch-")
 
     def _hash(self) -> Optional[str]:
         return tree_hash(self.default_dir) if self.default_dir.is_dir() else None
@@ -129,13 +129,21 @@ class DefaultWatch:
         self.notifier.status("watching %s" % self.default_dir)
 
     def request(self, command: str) -> str:
-        request = messages.Request(self._next_id, command, {})
-        self._next_id += 1
+        """Send ``command`` and return the message of *its* reply: a late reply to an earlier
+        request (one that timed out) is skipped."""
+        request = messages.Request(self._next_id(), command, {})
         self._socket.send_multipart(request.to_frames())
-        if not self._socket.poll(REPLY_TIMEOUT * 1000):
-            return "no answer within %g s (is robotctl-gateway running?)" % REPLY_TIMEOUT
-        reply = messages.decode(self._socket.recv_multipart())
-        return getattr(reply, "message", "unexpected answer %r" % (reply,))
+        deadline = time.monotonic() + REPLY_TIMEOUT
+        while self._socket.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            try:
+                reply = messages.decode(self._socket.recv_multipart())
+            except messages.MessageError as e:
+                log.error("ignored a malformed answer: %s", e)
+                continue
+            if isinstance(reply, messages.Reply) and reply.id == request.id:
+                return reply.message
+            log.warning("ignored an answer to another request: %r", reply)
+        return "no answer within %g s (is robotctl-gateway running?)" % REPLY_TIMEOUT
 
 
 

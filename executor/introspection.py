@@ -10,25 +10,49 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def describe_module(module: ModuleType, project_dir: Path) -> Dict[str, Any]:
-    """``{objects: [{name, type, doc, methods}], functions: [...]}`` of a loaded module.
+    """``{objects: [{name, type, doc, methods}], functions: [...]}`` of a loaded module."""
+    objects, functions = project_members(module, project_dir)
+    return {"objects": [describe_object(name, value) for name, value in objects.items()],
+            "functions": [describe_callable(name, value, bound=False)
+                          for name, value in functions.items()]}
 
-    Only what the project defines counts: instances of its own classes and its own
-    functions, not what main.py imported (``Optional``, ``json``, …).
+
+def project_members(module: ModuleType, project_dir: Path) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The module-level objects and functions a client may see and call, by name.
+
+    Only what the project defines counts: instances of classes defined in its own files and
+    functions defined there; not names starting with ``_``, modules, classes, or anything
+    from outside the project (``os``, ``threading``, ``Optional``, …).
     """
-    objects, functions = [], []
+    objects, functions = {}, {}
     for name, value in sorted(vars(module).items()):
         if name.startswith("_") or inspect.ismodule(value) or inspect.isclass(value):
             continue
         if inspect.isfunction(value):
             if _defined_in(value.__module__, project_dir):
-                functions.append(describe_callable(name, value, bound=False))
+                functions[name] = value
         elif _defined_in(type(value).__module__, project_dir):
-            objects.append(describe_object(name, value))
-    return {"objects": objects, "functions": functions}
+            objects[name] = value
+    return objects, functions
+
+
+def public_methods(value: Any) -> List[Tuple[str, Callable[..., Any], bool]]:
+    """``(name, function, bound)`` of each public method of ``value``'s class (static and
+    class methods included); found with getattr_static, so no user code runs."""
+    cls = type(value)
+    methods = []
+    for attr in sorted(dir(cls)):
+        if attr.startswith("_"):
+            continue
+        function = plain_function(inspect.getattr_static(value, attr, None))
+        if function is not None:
+            bound = not isinstance(inspect.getattr_static(cls, attr, None), staticmethod)
+            methods.append((attr, function, bound))
+    return methods
 
 
 def _defined_in(module_name: str, project_dir: Path) -> bool:
@@ -38,6 +62,8 @@ def _defined_in(module_name: str, project_dir: Path) -> bool:
 
 def inside(filename: str, directory: Path) -> bool:
     """Is ``filename`` within ``directory`` (the user's project)?"""
+    if filename.startswith("<"):
+        return False    # "<frozen importlib._bootstrap>", "<string>": no file, not relative
     try:
         return os.path.commonpath([os.path.abspath(filename), str(directory)]) == str(directory)
     except ValueError:
@@ -46,14 +72,8 @@ def inside(filename: str, directory: Path) -> bool:
 
 def describe_object(name: str, value: Any) -> Dict[str, Any]:
     cls = type(value)
-    methods = []
-    for attr in sorted(dir(cls)):
-        if attr.startswith("_"):
-            continue
-        function = plain_function(inspect.getattr_static(value, attr, None))
-        if function is not None:
-            bound = not isinstance(inspect.getattr_static(cls, attr, None), staticmethod)
-            methods.append(describe_callable(attr, function, bound=bound))
+    methods = [describe_callable(attr, function, bound=bound)
+               for attr, function, bound in public_methods(value)]
     return {"name": name, "type": cls.__name__, "doc": first_line(inspect.getdoc(cls)),
             "methods": methods}
 
@@ -122,4 +142,5 @@ def first_line(doc: Optional[str]) -> str:
     return doc.strip().splitlines()[0] if doc and doc.strip() else ""
 
 
-__all__ = ["describe_module", "describe_object", "describe_callable", "first_line"]
+__all__ = ["describe_module", "describe_object", "describe_callable", "first_line",
+           "project_members", "public_methods"]

@@ -16,7 +16,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from executor.introspection import describe_module, inside, plain_function
+from executor.introspection import (describe_module, inside, plain_function, project_members,
+                                    public_methods)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ def _user_frames(tb: Optional[TracebackType], project_dir: Path) -> Optional[Tra
     while start is not None and not inside(start.tb_frame.f_code.co_filename, project_dir):
         start = start.tb_next
     return start or tb
+
+
+def _callable(objects: Dict[str, Any], functions: Dict[str, Any]) -> str:
+    return ("callable are the objects %s and the functions %s defined in the project (not "
+            "names starting with '_', modules, or objects from outside the project)"
+            % (", ".join(objects) or "(none)", ", ".join(functions) or "(none)"))
 
 
 def stoppable_objects(namespace: Dict[str, Any]) -> List[Tuple[str, Callable[[], Any]]]:
@@ -139,25 +146,22 @@ class PythonProject:
         return module
 
     def resolve(self, obj: Optional[str], method: str) -> Callable[..., Any]:
-        """The callable for ``obj.method`` (or the module function ``method``)."""
+        """The callable for ``obj.method`` (or the module function ``method``): exactly what
+        ``describe`` lists, nothing else (see introspection.project_members)."""
         assert self._module is not None
-        namespace = vars(self._module)
-        if method.startswith("__") or (obj or "").startswith("__"):
-            raise CallError("names starting with '__' cannot be called")
+        objects, functions = project_members(self._module, self.path)
         if obj is None:
-            target: Any = self._module
-        elif obj in namespace:
-            target = namespace[obj]
-        else:
-            raise CallError("unknown object %r: main.py has no module-level %r" % (obj, obj))
-        function = getattr(target, method, None)
-        if function is None:
-            raise CallError("unknown method %r of %s (%s)"
-                            % (method, obj or "main", type(target).__name__))
-        if not callable(function):
-            raise CallError("%s.%s is a %s, not a method"
-                            % (obj or "main", method, type(function).__name__))
-        return function
+            if method not in functions:
+                raise CallError("unknown function %r: %s" % (method, _callable(objects, functions)))
+            return functions[method]
+        if obj not in objects:
+            raise CallError("unknown object %r: %s" % (obj, _callable(objects, functions)))
+        target = objects[obj]
+        methods = [name for name, _, _ in public_methods(target)]
+        if method not in methods:
+            raise CallError("unknown method %r of %s (%s); its methods are: %s"
+                            % (method, obj, type(target).__name__, ", ".join(methods) or "none"))
+        return getattr(target, method)
 
     def stop_hooks(self) -> List[Tuple[str, Callable[[], Any]]]:
         return stoppable_objects(vars(self._module)) if self._module is not None else []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -20,6 +21,7 @@ from executor.event_channel import EventChannel
 from executor.lifecycle import Lifecycle, Startup
 from executor.project_store import ProjectStore
 from executor.project_types import open_project
+from executor.python_runtime import LoadError
 from executor.restart_history import RestartHistory
 from executor.worker_pool import WorkerPool
 from shared import messages, protocol, sockets
@@ -48,6 +50,11 @@ class ExecutorService:
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
         self._sockets: List[zmq.Socket] = []
+        # A controller that leaves while the project imports gets its stop hooks once the
+        # import completes (they do not exist before).
+        self._load_state = threading.Lock()
+        self._loading = False
+        self._stop_when_loaded: Optional[str] = None
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -63,7 +70,8 @@ class ExecutorService:
         self.monitor = sockets.peer_events(self.command)
         self.channel = EventChannel(self._open("executor.callback"))
         self.project = open_project(self.info.path, self.channel.push)
-        self.calls = CallTracker(self.pool, self.channel, lambda: self.info.path)
+        self.calls = CallTracker(self.pool, self.channel, lambda: self.info.path,
+                                 self.config.executor.max_calls_in_flight)
         if capture_output:
             output_capture.capture(self.channel.system_push)
         signal.set_wakeup_fd(self._wake_write)
@@ -118,6 +126,8 @@ class ExecutorService:
     def _resume(self) -> None:
         try:
             self.load_project()
+        except LoadError:
+            pass     # logged by load_project
         except Exception as e:
             log.error("could not resume the project: %s", e)
 
@@ -150,7 +160,7 @@ class ExecutorService:
         work = lambda: command.handler(self, request)  # noqa: E731
         if command.user_call:
             work = lambda: self._noted(command.handler(self, request))  # noqa: E731
-        self.calls.run(request.id, label, work, timeout or None)
+        self.calls.run(request.id, label, work, timeout or None, bounded=command.user_call)
 
     def _noted(self, result: Any) -> Any:
         """Add a pending notice (a rollback) to the message of the next reply."""
@@ -169,7 +179,9 @@ class ExecutorService:
         if event == zmq.EVENT_CONNECTED:
             log.info("connected to the gateway")
             self.say_hello()     # a restarted gateway learns who we are
+            self.channel.gateway_connected()
         elif event == zmq.EVENT_DISCONNECTED:
+            self.channel.gateway_lost()
             log.warning("lost the gateway; running the stop hooks so the robot does not "
                         "keep moving without its operator")
             self.pool.submit(lambda: self.run_stop_hooks("the gateway went away"))
@@ -197,8 +209,9 @@ class ExecutorService:
         self.lifecycle.exiting(reason)
         if self.project.loaded:
             self.run_stop_hooks("the executor is stopping (%s)" % reason)
+        self.channel.close()     # under the lock user threads send with; lingers for replies
         for sock in self._sockets:
-            sock.close()     # the callback socket lingers until the last reply is out
+            sock.close()
         self.monitor.close(linger=0)
         self._context.term()
         log.info("executor %s exits (%s)", self.instance, reason)
@@ -211,15 +224,36 @@ class ExecutorService:
         if self.project.loaded:
             return False
         self.lifecycle.loading()
+        with self._load_state:
+            self._loading = True
         try:
             imported = self.project.load()
-        except BaseException:
+        except BaseException as e:
+            with self._load_state:
+                self._loading, self._stop_when_loaded = False, None
             self.lifecycle.load_failed()
+            if isinstance(e, LoadError):
+                log.error("project %s (%s) failed to load: %s\n%s", self.info.name,
+                          self.info.origin, e, e.details.get("traceback", "").rstrip())
             raise
         self.lifecycle.loaded()
         self.update_status()
         self.request_wakeup()     # the main loop re-reads the good-project deadline
+        if imported:
+            self.channel.project_state(self.project_info())
+        with self._load_state:
+            self._loading, why = False, self._stop_when_loaded
+            self._stop_when_loaded = None
+        if why is not None:
+            self.run_stop_hooks(why + " while the project was loading")
         return imported
+
+    def stop_when_loaded(self, why: str) -> bool:
+        """If the project is loading now, run the stop hooks once it has loaded; True if so."""
+        with self._load_state:
+            if self._loading:
+                self._stop_when_loaded = why
+            return self._loading
 
     def take_notice(self) -> str:
         notice, self.notice = self.notice, ""
@@ -230,14 +264,16 @@ class ExecutorService:
         if not hooks:
             return []
         log.info("running %d stop hook(s): %s", len(hooks), why)
-        return stop_hooks.run_all(hooks, self.pool, self.config.executor.stop_hook_timeout)
+        return stop_hooks.run_all(hooks, self.calls, self.config.executor.stop_hook_timeout,
+                                  self.info.path)
 
     def project_info(self) -> Dict[str, Any]:
         return dict(self.info.to_dict(), type=self.project.kind, loaded=self.project.loaded)
 
     def status_info(self) -> Dict[str, Any]:
         return {"instance": self.instance, "pid": os.getpid(), "version": shared.__version__,
-                "uptime": time.time() - self.started, "project": self.project_info()}
+                "uptime": time.time() - self.started, "project": self.project_info(),
+                "calls_in_flight": self.calls.in_flight}
 
     def update_status(self) -> None:
         self.notifier.status(self._status_line())

@@ -8,16 +8,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
-from executor.worker_pool import WorkerPool
+from executor.python_runtime import describe_exception
 
 log = logging.getLogger(__name__)
 
 
-def run_all(hooks: List[Tuple[str, Callable[[], Any]]], pool: WorkerPool,
-            timeout: float) -> List[Dict[str, Any]]:
-    """Run the hooks concurrently; return one report per hook: {hook, status, message}."""
+def run_all(hooks: List[Tuple[str, Callable[[], Any]]], pool: Any, timeout: float,
+            project_dir: Path) -> List[Dict[str, Any]]:
+    """Run the hooks concurrently on ``pool`` (anything with ``submit(job)``); return one
+    report per hook: {hook, status, message}. A problem reads like a call's error:
+    ``SystemExit: 3 (main.py, line 12)``."""
     done = {name: threading.Event() for name, _ in hooks}
     outcome: Dict[str, str] = {}
 
@@ -25,8 +28,8 @@ def run_all(hooks: List[Tuple[str, Callable[[], Any]]], pool: WorkerPool,
         try:
             hook()
             outcome[name] = ""
-        except Exception as e:
-            outcome[name] = "%s: %s" % (type(e).__name__, e)
+        except BaseException as e:  # noqa: B902 - sys.exit() in a hook is reported too
+            outcome[name] = describe_exception(e, project_dir)[0]
         done[name].set()
 
     for name, hook in hooks:

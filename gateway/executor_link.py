@@ -2,13 +2,14 @@
 
 Runs on eventlet: the command socket is a green ZeroMQ socket; the callback channel (every
 reply and push) is read by the hub itself (hub_reader). Every request has an id and waits on
-its own event, so concurrent calls never queue behind each other. The link learns which executor is
+its own event, so concurrent calls never queue behind each other. Ids are unique across
+gateway restarts (messages.new_id_source): a reply sent to the gateway before this one is
+dropped (logged), never matched to a new call. The link learns which executor is
 current from its Hello, and knows it is gone when its callback connection drops (socket
 monitor): every call in flight to it then fails at once, instead of waiting for a timeout.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -41,8 +42,9 @@ class ExecutorLink:
         self._monitor = sockets.peer_events(self.callback)
         self._connected = 0
         self._start_timeout = start_timeout
-        self._ids = itertools.count(1)
-        self._pending: Dict[int, Tuple[str, Event]] = {}
+        self._next_id = messages.new_id_source()
+        self._boot = messages.id_boot(self._next_id())
+        self._pending: Dict[str, Tuple[str, Event]] = {}
         self.instance: Optional[bytes] = None
         self.hello: Optional[messages.Hello] = None     # what the current executor said
         self.project: Optional[Dict[str, Any]] = None   # its project, kept up to date
@@ -65,8 +67,13 @@ class ExecutorLink:
         Waits (up to executor_start_timeout) for an executor if none is connected. Never
         hangs on a dead executor: its death fails the request at once.
         """
+        return self.request_to(command, args, blob, timeout)[1]
+
+    def request_to(self, command: str, args: Dict[str, Any], blob: Optional[bytes] = None,
+                   timeout: Optional[float] = None) -> Tuple[bytes, Dict[str, Any]]:
+        """``request``, and the executor instance the request went to."""
         instance = self._current_executor()
-        request_id = next(self._ids)
+        request_id = self._next_id()
         done = Event()
         self._pending[request_id] = (instance.decode(), done)
         request = messages.Request(request_id, command, args, instance.decode(), blob)
@@ -75,10 +82,10 @@ class ExecutorLink:
         except zmq.ZMQError as e:
             self._pending.pop(request_id, None)
             self._lost(instance)
-            return protocol.error("the executor is not reachable (%s); it is being restarted"
-                                  % e.strerror)
+            return instance, protocol.error("the executor is not reachable (%s); it is being "
+                                            "restarted" % e.strerror)
         try:
-            return done.wait(timeout) or protocol.error(
+            return instance, done.wait(timeout) or protocol.error(
                 "no reply from the executor within %g s" % timeout)
         finally:
             self._pending.pop(request_id, None)
@@ -116,7 +123,7 @@ class ExecutorLink:
             self.command.send_multipart(frames)      # queue full: wait like any green send
         self.command.getsockopt(zmq.EVENTS)
 
-    def reply_to_peer(self, peer: bytes, request_id: int, ack: Dict[str, Any]) -> None:
+    def reply_to_peer(self, peer: bytes, request_id: str, ack: Dict[str, Any]) -> None:
         reply = messages.Reply(request_id, ack["status"], ack["message"], ack["data"])
         try:
             self._send_command([peer] + reply.to_frames())
@@ -152,9 +159,19 @@ class ExecutorLink:
             self.on_push(message.event, message.data, message.latest,
                          sum(len(frame) for frame in frames))
         elif isinstance(message, messages.Reply):
-            waiter = self._pending.get(message.id)
-            if waiter is not None and not waiter[1].ready():
-                waiter[1].send(message.as_ack())
+            self._reply(message)
+        elif isinstance(message, messages.ProjectState):
+            if self.project is not None:
+                self.project = dict(message.project)
+                self.on_executor_change()
+
+    def _reply(self, reply: messages.Reply) -> None:
+        if messages.id_boot(reply.id) != self._boot:
+            log.warning("dropped a reply to request %s, sent before this gateway started", reply.id)
+            return
+        waiter = self._pending.get(reply.id)
+        if waiter is not None and not waiter[1].ready():
+            waiter[1].send(reply.as_ack())
 
     def _peer_event(self, frames: List[bytes]) -> None:
         event = sockets.peer_event_number(frames)

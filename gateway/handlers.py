@@ -1,8 +1,10 @@
 """The Socket.IO event handlers: admit, validate at the edge, forward to the executor, ack.
 
 Handlers only read payloads (through shared.protocol) and forward; every failure becomes an
-error ack in one place, ``acked``. Observers may look but not act: ``controller_only``.
-Unknown events get an error ack too.
+error ack in one place, ``acked``, which also refuses payloads nested deeper than the
+protocol's bound and replies that could not be encoded (see packet_json for the failures
+outside the handler). Observers may look but not act: ``controller_only``. Unknown events
+get an error ack too.
 """
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ import time
 from typing import Any, Callable, Dict, Optional
 
 import socketio
+from socketio.exceptions import ConnectionRefusedError
 
 import shared
 from gateway import client_sockets
 from gateway.chunked_upload import ChunkedUploads
 from gateway.executor_link import ExecutorLink, ExecutorUnavailable
+from gateway.packet_json import TOO_DEEP
 from gateway.push_relay import PushRelay
 from gateway.sessions import Client, Sessions
-from shared import protocol
+from shared import nesting, protocol
 from shared.config import Config
 from shared.logsetup import NOTICE
 
@@ -30,23 +34,31 @@ log = logging.getLogger(__name__)
 # executor answers at the limit itself, this only guards against a wedged executor.
 REPLY_MARGIN = 5.0
 Ack = Dict[str, Any]
-PROJECT_KEYS = ("name", "origin", "sha256", "path", "type", "loaded")
 
 
 def acked(handler: Callable[..., Ack]) -> Callable[..., Ack]:
     """Turn anything a handler raises into an error ack of the one reply shape."""
     @functools.wraps(handler)
     def wrapper(*args: Any) -> Ack:
-        try:
-            return handler(*args)
-        except protocol.ProtocolError as e:
-            return protocol.error("invalid payload: %s" % e)
-        except ExecutorUnavailable as e:
-            return protocol.error(str(e))
-        except Exception as e:
-            log.exception("internal error in %s", handler.__name__)
-            return protocol.error("internal error: %s: %s" % (type(e).__name__, e))
+        if any(arg is TOO_DEEP or nesting.too_deep(arg) for arg in args):
+            return protocol.error("invalid payload: %s" % nesting.describe())
+        ack = _handled(handler, args)
+        if nesting.too_deep(ack, nesting.MAX_DEPTH + 1):     # the bound is on ack["data"]
+            return protocol.error("the reply cannot be sent as JSON: %s" % nesting.describe())
+        return ack
     return wrapper
+
+
+def _handled(handler: Callable[..., Ack], args: Any) -> Ack:
+    try:
+        return handler(*args)
+    except protocol.ProtocolError as e:
+        return protocol.error("invalid payload: %s" % e)
+    except ExecutorUnavailable as e:
+        return protocol.error(str(e))
+    except Exception as e:
+        log.exception("internal error in %s", handler.__name__)
+        return protocol.error("internal error: %s: %s" % (type(e).__name__, e))
 
 
 class Handlers:
@@ -61,6 +73,9 @@ class Handlers:
         self.update_timeout = self.call_timeout + config.executor.install_timeout
         self.started = time.time()
         self.on_clients_changed: Callable[[], None] = lambda: None
+        # Pushes the executor dropped while no gateway was connected, reported when the
+        # gateway came back but before any client had: told to the next client.
+        self._unreported_drops: Optional[Dict[str, Any]] = None
 
     def register(self) -> None:
         self.sio.on("connect", self.connect)
@@ -95,6 +110,19 @@ class Handlers:
             # here; it must not re-admit anyone.
             return self.unknown("connect", sid)
         client, evicted = self.sessions.admit(sid, environ, auth)
+        try:
+            self._admitted(client, evicted, environ)
+        except Exception:
+            # The client never becomes connected, so no disconnect would free its slot.
+            log.exception("connect failed after %s was admitted; freed its slot", client.address)
+            self.relay.remove(sid)
+            self.sessions.leave(sid)
+            self.on_clients_changed()
+            raise ConnectionRefusedError("internal error while connecting; try again") from None
+        return None
+
+    def _admitted(self, client: Client, evicted: Optional[Client], environ: Any) -> None:
+        sid = client.sid
         if evicted is not None:
             self.end_session(evicted.sid, {"by": client.address,
                                            "time": client.describe()["since"],
@@ -102,12 +130,14 @@ class Handlers:
         # Queued, not emitted: the client's writer runs after the CONNECT packet is sent
         # (python-socketio 5.7.2 would send an emit made here before CONNECT).
         connection = client_sockets.connection_socket(environ or {})
-        self.relay.add(sid, client.address, connection).put(
-            protocol.SERVER_INFO, self.server_info(client))
+        queue = self.relay.add(sid, client.address, connection)
+        queue.put(protocol.SERVER_INFO, self.server_info(client))
+        if self._unreported_drops is not None:
+            queue.put(protocol.PUSH_DROPPED, self._unreported_drops)
+            self._unreported_drops = None
         log.log(NOTICE if client.role == protocol.CONTROLLER else logging.INFO,
                 "%s %s connected", client.role, client.address)
         self.on_clients_changed()
-        return None
 
     def end_session(self, sid: str, notice: Dict[str, Any]) -> None:
         """Tell ``sid`` why with ``robotctl:session_taken`` (``notice``), then disconnect it."""
@@ -159,6 +189,14 @@ class Handlers:
             for sid in self.relay.sids():
                 self.relay.send(sid, protocol.SERVER_INFO, self.server_info(self.sessions.client(sid)))
 
+    def relay_push(self, event: str, data: Any, latest: bool = False, size: int = 0) -> None:
+        """A push from the executor, to every client; a drop report no client could see
+        (the gateway just restarted) waits for the next client."""
+        if event == protocol.PUSH_DROPPED and not self.relay.sids():
+            self._unreported_drops = _merged_drops(self._unreported_drops, data)
+            return
+        self.relay.broadcast(event, data, latest, size)
+
     def peer_request(self, peer: bytes, request: Any) -> None:
         """A local service (robotctl-watch) asks for a command over the IPC socket."""
         if request.command != "reseed_default":
@@ -182,23 +220,20 @@ class Handlers:
     def _restarting_request(self, command: str, args: Dict[str, Any],
                             blob: Optional[bytes] = None, timeout: Optional[float] = None) -> Ack:
         """Send a command after which the executor restarts; answer once the new one is up."""
-        old = self.link.instance
-        ack = self.link.request(command, args, blob=blob, timeout=timeout or self.call_timeout)
+        old, ack = self.link.request_to(command, args, blob=blob,
+                                        timeout=timeout or self.call_timeout)
         if ack["status"] != protocol.SUCCESS or not (ack["data"] or {}).get("restarting", True):
             return ack
         start_timeout = self.config.gateway.executor_start_timeout
-        if old is None or not self.link.wait_for_new_executor(old, start_timeout):
+        if not self.link.wait_for_new_executor(old, start_timeout):
             return protocol.error("done, but the executor did not come back within %g s"
                                   % start_timeout, ack["data"])
         return ack
 
     def start(self, sid: str, payload: Any = None) -> Ack:
         protocol.get_payload(payload)
-        ack = self.link.request("start", {}, timeout=self.call_timeout)
-        if ack["status"] == protocol.SUCCESS and ack["message"] == "Project started":
-            self.link.project = {k: ack["data"].get(k) for k in PROJECT_KEYS}
-            self.announce_executor()     # observers learn that the project is loaded
-        return ack
+        # The executor tells everyone that the project is loaded (messages.ProjectState).
+        return self.link.request("start", {}, timeout=self.call_timeout)
 
     def process(self, sid: str, payload: Any = None) -> Ack:
         obj, method, args = protocol.parse_process(payload)
@@ -207,7 +242,9 @@ class Handlers:
 
     def describe(self, sid: str, payload: Any = None) -> Ack:
         protocol.get_payload(payload)
-        return self.link.request("describe", {}, timeout=self.call_timeout)
+        # An observer never makes user code run: it describes what is loaded, if anything.
+        load = self.sessions.role(sid) == protocol.CONTROLLER
+        return self.link.request("describe", {"load": load}, timeout=self.call_timeout)
 
     def status(self, sid: str, payload: Any = None) -> Ack:
         protocol.get_payload(payload)
@@ -244,3 +281,11 @@ class Handlers:
         # Also reached directly (an event literally named "*"), with fewer arguments.
         return protocol.error("unknown event %r; the events are: %s"
                               % (event, ", ".join(protocol.CLIENT_EVENTS)))
+
+
+def _merged_drops(earlier: Optional[Dict[str, Any]], report: Any) -> Dict[str, Any]:
+    merged = dict(earlier or {"count": 0, "by_event": {}})
+    by_event = dict(merged["by_event"])
+    for event, count in (report.get("by_event") or {}).items():
+        by_event[event] = by_event.get(event, 0) + count
+    return {"count": merged["count"] + report.get("count", 0), "by_event": by_event}

@@ -14,7 +14,7 @@ import eventlet.wsgi
 import socketio
 
 import shared
-from gateway import client_sockets, tls, websocket_limits
+from gateway import client_sockets, packet_json, tls, websocket_limits
 from gateway.access_throttle import AccessThrottle
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Handlers
@@ -67,7 +67,8 @@ class Gateway:
         self.sio = socketio.Server(
             async_mode="eventlet", max_http_buffer_size=gw.max_message_size,
             cors_allowed_origins="*", ping_interval=gw.ping_interval,
-            ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False)
+            ping_timeout=gw.ping_timeout, logger=False, engineio_logger=False,
+            json=packet_json)
         websocket_limits.enforce_frame_limit(self.sio.eio)
         self.app = HttpGuard(socketio.WSGIApp(self.sio, static_files=console_files()), policy,
                              CONSOLE_DIR)
@@ -76,7 +77,7 @@ class Gateway:
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)
         self.handlers.on_clients_changed = self.update_status
         self.link.on_executor_change = self._executor_changed
-        self.link.on_push = self.relay.broadcast
+        self.link.on_push = self.handlers.relay_push
         self.link.on_peer_request = self.handlers.peer_request
 
     def _executor_changed(self) -> None:

@@ -55,6 +55,7 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "max_project_size": Key("int", 524288000),
         "max_project_files": Key("int", 10000),
         "stop_hook_timeout": Key("float", 5.0),
+        "max_calls_in_flight": Key("int", 64),
         "crash_limit": Key("int", 3),
         "crash_window": Key("float", 60.0),
         "good_after": Key("float", 30.0),

@@ -5,16 +5,20 @@ A message is a list of ZeroMQ frames: a compact JSON header, then one frame per 
 method's PNG, an update's zip. The header holds a placeholder ``{"_placeholder":true,"num":N}``
 where the N-th attachment frame goes (Socket.IO's own scheme), so binary data is never
 base64'd or JSON-escaped; decoding puts ``bytes`` back in place.
-Requests carry an ``id``; a ``Reply`` carries the id of the request it answers.
+Requests carry an ``id``; a ``Reply`` carries the id of the request it answers. An id is
+unique across restarts of its sender: a per-boot nonce and a counter (``new_id_source``), so a
+late reply meant for a gateway that has since restarted can never match a new call.
 
     command channel (gateway ROUTER <- executor DEALER):  Hello up, Request down
-    callback channel (gateway PULL <- executor PUSH):      Reply, Push
+    callback channel (gateway PULL <- executor PUSH):      Reply, Push, ProjectState
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
@@ -33,6 +37,22 @@ class MessageError(Exception):
 def dumps(value: Any) -> bytes:
     """Strict JSON (no NaN/Infinity, which JavaScript clients cannot parse)."""
     return _encoder.encode(value).encode("utf-8")
+
+
+def new_id_source(prefix: str = "") -> Callable[[], str]:
+    """Request ids for one process boot: ``"<prefix><nonce>:<n>"``, n = 1, 2, ...
+
+    The nonce is random per boot (not secrets: it loads OpenSSL, see shared/digest.py), so
+    ids never repeat across restarts, as jupyter_client's session ids do not.
+    """
+    boot = prefix + os.urandom(6).hex() + ":"
+    counter = itertools.count(1)
+    return lambda: boot + str(next(counter))
+
+
+def id_boot(request_id: str) -> str:
+    """The boot part of a request id: what every id of one sender's boot shares."""
+    return request_id.rpartition(":")[0]
 
 
 # -- binary attachments ----------------------------------------------------------------------
@@ -111,7 +131,7 @@ class Hello:
 class Request:
     """A command for the executor. ``instance`` names the executor it is meant for; ``blob``
     (the zip of an update) travels as an attachment like any binary value in ``args``."""
-    id: int
+    id: str
     command: str
     args: Dict[str, Any]
     instance: str = ""
@@ -129,7 +149,7 @@ class Request:
 @dataclass(frozen=True)
 class Reply:
     """The answer to the Request with the same id, in the Socket.IO reply shape."""
-    id: int
+    id: str
     status: str
     message: str
     data: Any = None
@@ -164,7 +184,18 @@ class Push:
         return encode_frames(header)
 
 
-Message = Union[Hello, Request, Reply, Push]
+@dataclass(frozen=True)
+class ProjectState:
+    """The executor's project changed state (it was loaded): sent whenever that happens, so
+    the gateway's ``server_info.project`` follows the executor and not the text of a reply."""
+    project: Dict[str, Any]
+    kind = "project"
+
+    def to_frames(self) -> List[bytes]:
+        return [dumps({"t": self.kind, "project": self.project})]
+
+
+Message = Union[Hello, Request, Reply, Push, ProjectState]
 
 
 def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
@@ -186,7 +217,7 @@ def decode(frames: List[bytes]) -> Message:
         raise MessageError("header must be an object")
     kind = header.get("t")
     if kind == Reply.kind:
-        return Reply(_field(header, "id", int), _field(header, "status", str),
+        return Reply(_field(header, "id", str), _field(header, "status", str),
                      _field(header, "message", str), header.get("data"))
     if kind == Push.kind:
         return Push(_field(header, "event", str), header.get("data"),
@@ -198,8 +229,10 @@ def decode(frames: List[bytes]) -> Message:
         blob = header.get("blob")
         if blob is not None and not isinstance(blob, bytes):
             raise MessageError("field 'blob' must be an attachment")
-        return Request(_field(header, "id", int), _field(header, "command", str),
+        return Request(_field(header, "id", str), _field(header, "command", str),
                        _field(header, "args", dict), instance, blob)
+    if kind == ProjectState.kind:
+        return ProjectState(_field(header, "project", dict))
     if kind == Hello.kind:
         return Hello(_field(header, "instance", str), _field(header, "pid", int),
                      _field(header, "version", str), _field(header, "project", dict),

@@ -92,6 +92,7 @@ class Appliance:
         self.config_path.write_text(yaml.safe_dump(config))
         self.url = "http://127.0.0.1:%d" % self.port
         self.process: Optional[subprocess.Popen] = None
+        self.env: Dict[str, str] = {}     # extra environment of every process (fault injection)
         self._lines: List[str] = []
         self._lock = threading.Lock()
 
@@ -106,6 +107,7 @@ class Appliance:
 
     def start(self) -> "Appliance":
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+        env.update(self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "shared.devsupervisor", "--config", str(self.config_path)]
             + self.supervisor_args,

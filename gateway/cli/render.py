@@ -104,6 +104,8 @@ def describe(data: Dict[str, Any]) -> str:
     lines = ["project " + project(data.get("project"))]
     if data.get("environment"):
         lines.append("environment " + environment(data.get("environment")))
+    if data.get("loaded") is False:
+        lines.append("not loaded: its objects show once it is started (observers never load it)")
     for obj in data.get("objects") or []:
         lines.append(_with_doc("%s: %s" % (obj.get("name"), obj.get("type")), obj.get("doc")))
         for method in obj.get("methods") or []:

@@ -265,10 +265,16 @@
   $('describe-refresh').addEventListener('click', () => RC.refreshDescribe());
   RC.on('connect', () => RC.refreshDescribe());
   let instance = null;
+  let loaded = null;
   RC.on('info', (info) => {
-    // A new executor (upload, crash, restart) may carry another project: describe it again.
-    if (instance !== null && info.executor_instance !== instance) RC.refreshDescribe();
+    // A new executor (upload, crash, restart) may carry another project, and a project that
+    // just loaded has objects to show (an observer's describe never loads it): describe again.
+    const nowLoaded = !!(info.project && info.project.loaded);
+    if (instance !== null && (info.executor_instance !== instance || (nowLoaded && loaded === false))) {
+      RC.refreshDescribe();
+    }
     instance = info.executor_instance;
+    loaded = nowLoaded;
   });
   RC.on('role', (controller) => { if (!controller) stopMove(false); renderControls(); });
   RC.buildArgs = buildArgs;             // for the browser tests

@@ -39,10 +39,11 @@ def _executor_alone(rounds: int) -> List[float]:
         peer, hello = router.recv_multipart()
         instance = messages.decode([hello]).instance   # type: ignore[union-attr]
         samples: List[float] = []
+        next_id = messages.new_id_source("bench-")
         for _ in range(rounds):
             for i in range(WARMUP + CALLS):
                 t = time.perf_counter()
-                request = messages.Request(i, "process", CALL, instance)
+                request = messages.Request(next_id(), "process", CALL, instance)
                 router.send_multipart([peer] + request.to_frames())
                 messages.decode(pull.recv_multipart())
                 if i >= WARMUP:

@@ -150,8 +150,14 @@ def test_status_json(appliance):
     assert data["observers"] == 1
 
 
-def test_describe_human_and_json(appliance):
+def test_describe_human_and_json(appliance, connect):
+    # describe observes: it never loads the project itself.
+    assert "not loaded" in ok(robotctl(appliance.url, "describe"))
+    controller = connect(auth={"role": "controller"})
+    controller.call("process", {"params": {"object": "sport_client", "method": "GetState"}})
+    controller.disconnect()
     out = ok(robotctl(appliance.url, "describe"))
+    assert "not loaded" not in out
     assert "sport_client: " in out
     assert "  Move(vx: " in out
     data = json_of(robotctl(appliance.url, "--json", "describe"))
@@ -241,6 +247,7 @@ def test_observer_commands_work_while_another_client_controls(appliance, connect
     controller = connect(auth={"role": "controller"})
     status = json_of(robotctl(appliance.url, "--json", "status"))
     assert status["controller"]["address"].startswith("127.0.0.1:")
+    controller.call("process", {"params": {"object": "sport_client", "method": "GetState"}})
     assert "sport_client" in ok(robotctl(appliance.url, "describe"))
     events = follow("events")
     events.wait_lines(lambda line: " robotctl:server_info {" in line, what="server_info")

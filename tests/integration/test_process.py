@@ -41,7 +41,7 @@ def test_errors_carry_type_and_text(client):
     assert raised["message"].startswith("ValueError: motor fault (main.py, line ")
     assert raised["data"]["error"]["type"] == "ValueError"
     not_callable = call(client, "value", "real")
-    assert not_callable["status"] == "error" and "not a method" in not_callable["message"]
+    assert not_callable["status"] == "error" and "unknown object 'value'" in not_callable["message"]
     dunder = call(client, "bot", "__class__")
     assert dunder["status"] == "error"
 

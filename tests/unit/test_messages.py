@@ -13,21 +13,21 @@ HELLO = Hello("a1b2c3", 4242, "0.1.0", {"name": "project", "origin": "upload"},
 
 
 def test_reply_frames_are_pinned():
-    assert Reply(7, "success", "ok", {"a": 1}).to_frames() == [
-        b'{"t":"reply","id":7,"status":"success","message":"ok","data":{"a":1}}']
-    assert Reply(8, "error", "boom").to_frames() == [
-        b'{"t":"reply","id":8,"status":"error","message":"boom","data":null}']
+    assert Reply("b1:7", "success", "ok", {"a": 1}).to_frames() == [
+        b'{"t":"reply","id":"b1:7","status":"success","message":"ok","data":{"a":1}}']
+    assert Reply("b1:8", "error", "boom").to_frames() == [
+        b'{"t":"reply","id":"b1:8","status":"error","message":"boom","data":null}']
 
 
 def test_request_frames_are_pinned_and_the_blob_travels_as_is():
-    request = Request(3, "process", {"object": "bot", "method": "incr", "args": None}, "a1b2c3")
+    request = Request("b1:3", "process", {"object": "bot", "method": "incr", "args": None}, "a1b2c3")
     assert request.to_frames() == [
-        b'{"t":"request","id":3,"command":"process",'
+        b'{"t":"request","id":"b1:3","command":"process",'
         b'"args":{"object":"bot","method":"incr","args":null},"instance":"a1b2c3"}']
     blob = bytes(range(256)) * 4          # binary, not base64: sent as a frame of its own
-    update = Request(4, "update", {}, "a1b2c3", blob)
+    update = Request("b1:4", "update", {}, "a1b2c3", blob)
     assert update.to_frames() == [
-        b'{"t":"request","id":4,"command":"update","args":{},"instance":"a1b2c3",'
+        b'{"t":"request","id":"b1:4","command":"update","args":{},"instance":"a1b2c3",'
         b'"blob":{"_placeholder":true,"num":0}}', blob]
 
 
@@ -59,17 +59,17 @@ def test_binary_values_anywhere_become_frames_in_json_order():
 
 
 def test_binary_reply_and_request_args_are_attachments():
-    assert Reply(9, "success", "map.png returned", PNG).to_frames() == [
-        b'{"t":"reply","id":9,"status":"success","message":"map.png returned",'
+    assert Reply("b1:9", "success", "map.png returned", PNG).to_frames() == [
+        b'{"t":"reply","id":"b1:9","status":"success","message":"map.png returned",'
         b'"data":{"_placeholder":true,"num":0}}', PNG]
-    request = Request(5, "process", {"object": "cam", "method": "store", "args": [b"\x00"]}, "i",
-                      b"PK")
+    request = Request("b1:5", "process", {"object": "cam", "method": "store", "args": [b"\x00"]},
+                      "i", b"PK")
     assert request.to_frames() == [
-        b'{"t":"request","id":5,"command":"process","args":{"object":"cam","method":"store",'
+        b'{"t":"request","id":"b1:5","command":"process","args":{"object":"cam","method":"store",'
         b'"args":[{"_placeholder":true,"num":0}]},"instance":"i",'
         b'"blob":{"_placeholder":true,"num":1}}', b"\x00", b"PK"]
     assert decode(request.to_frames()) == Request(
-        5, "process", {"object": "cam", "method": "store", "args": [b"\x00"]}, "i", b"PK")
+        "b1:5", "process", {"object": "cam", "method": "store", "args": [b"\x00"]}, "i", b"PK")
 
 
 def test_decoded_attachments_are_bytes():
@@ -96,18 +96,18 @@ def test_text_is_utf8_not_escaped():
 
 
 @pytest.mark.parametrize("message", [
-    Reply(1, "success", "bot.add returned", 5),
-    Reply(2, "error", "ValueError: x (main.py, line 3)", {"error": {"type": "ValueError"}}),
-    Reply(3, "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
+    Reply("b1:1", "success", "bot.add returned", 5),
+    Reply("b1:2", "error", "ValueError: x (main.py, line 3)", {"error": {"type": "ValueError"}}),
+    Reply("b1:3", "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
     Push("robot_state", {"pose": {"x": 0.25}, "moving": False}),
     Push("empty"),
     Push("camera", {"seq": 1}, latest=True),
-    Request(5, "start", {}),
-    Request(6, "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
-    Request(7, "update", {}, "inst", b"PK\x03\x04 zip bytes"),
-    Request(8, "update", {}, "inst", b""),
-    Request(9, "process", {"object": None, "method": "save", "args": {"png": b"\x89PNG"}}, "i"),
-    Reply(4, "success", "snapshot returned", {"png": b"\x00" * 1000, "size": [160, 120]}),
+    Request("b1:5", "start", {}),
+    Request("b1:6", "process", {"object": None, "method": "ping", "args": [1, 2]}, "inst"),
+    Request("b1:7", "update", {}, "inst", b"PK\x03\x04 zip bytes"),
+    Request("b1:8", "update", {}, "inst", b""),
+    Request("b1:9", "process", {"object": None, "method": "save", "args": {"png": b"\x89PNG"}}, "i"),
+    Reply("b1:4", "success", "snapshot returned", {"png": b"\x00" * 1000, "size": [160, 120]}),
     Push("camera", b"", latest=True),
     HELLO,
 ], ids=lambda m: type(m).__name__)
@@ -116,21 +116,21 @@ def test_round_trip(message):
 
 
 def test_decode_keeps_large_ids_and_unicode():
-    reply = Reply(2 ** 53 + 1, "success", "größe", {"ü": "✓"})
+    reply = Reply("b1:%d" % (2 ** 53 + 1), "success", "größe", {"ü": "✓"})
     assert decode(reply.to_frames()) == reply
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, {"x": [math.nan]}])
 def test_nan_and_infinity_cannot_be_encoded(value):
     with pytest.raises(ValueError):
-        Reply(1, "success", "x", value).to_frames()
+        Reply("b1:1", "success", "x", value).to_frames()
     with pytest.raises(ValueError):
         Push("tick", value).to_frames()
 
 
 def test_values_json_cannot_carry_raise_type_error():
     with pytest.raises(TypeError):
-        Reply(1, "success", "x", {1, 2}).to_frames()
+        Reply("b1:1", "success", "x", {1, 2}).to_frames()
     with pytest.raises(TypeError):
         Push("tick", object()).to_frames()
 
@@ -147,22 +147,22 @@ MALFORMED = {
     "unknown type": [b'{"t":"bogus"}'],
     "type not a string": [b'{"t":5}'],
     "reply without id": [b'{"t":"reply","status":"success","message":"m"}'],
-    "reply id a string": [b'{"t":"reply","id":"7","status":"success","message":"m"}'],
+    "reply id a number": [b'{"t":"reply","id":7,"status":"success","message":"m"}'],
     "reply id a boolean": [b'{"t":"reply","id":true,"status":"success","message":"m"}'],
     "reply id a float": [b'{"t":"reply","id":1.5,"status":"success","message":"m"}'],
-    "reply status null": [b'{"t":"reply","id":1,"status":null,"message":"m"}'],
-    "reply without message": [b'{"t":"reply","id":1,"status":"success"}'],
+    "reply status null": [b'{"t":"reply","id":"b1:1","status":null,"message":"m"}'],
+    "reply without message": [b'{"t":"reply","id":"b1:1","status":"success"}'],
     "push without event": [b'{"t":"push","data":1}'],
     "push event a list": [b'{"t":"push","event":["tick"]}'],
-    "request without args": [b'{"t":"request","id":1,"command":"start"}'],
-    "request args a list": [b'{"t":"request","id":1,"command":"start","args":[]}'],
-    "request without command": [b'{"t":"request","id":1,"args":{}}'],
-    "request instance a number": [b'{"t":"request","id":1,"command":"start","args":{},"instance":5}'],
+    "request without args": [b'{"t":"request","id":"b1:1","command":"start"}'],
+    "request args a list": [b'{"t":"request","id":"b1:1","command":"start","args":[]}'],
+    "request without command": [b'{"t":"request","id":"b1:1","args":{}}'],
+    "request instance a number": [b'{"t":"request","id":"b1:1","command":"start","args":{},"instance":5}'],
     "hello pid a string": [b'{"t":"hello","instance":"a","pid":"1","version":"v","project":{},'
                            b'"last_restart":{}}'],
     "hello without project": [b'{"t":"hello","instance":"a","pid":1,"version":"v"}'],
     "NaN (not JSON)": [b'{"t":"push","event":"tick","data":NaN}'],
-    "Infinity (not JSON)": [b'{"t":"reply","id":1,"status":"success","message":"m","data":Infinity}'],
+    "Infinity (not JSON)": [b'{"t":"reply","id":"b1:1","status":"success","message":"m","data":Infinity}'],
     "an attachment no placeholder names": [b'{"t":"push","event":"x","data":1}', b"\x00"],
     "a placeholder past the attachments": [
         b'{"t":"push","event":"x","data":{"_placeholder":true,"num":1}}', b"\x00"],
@@ -171,7 +171,7 @@ MALFORMED = {
     "an attachment named twice": [
         b'{"t":"push","event":"x","data":[{"_placeholder":true,"num":0},'
         b'{"_placeholder":true,"num":0}]}', b"\x00"],
-    "a request blob not binary": [b'{"t":"request","id":1,"command":"update","args":{},'
+    "a request blob not binary": [b'{"t":"request","id":"b1:1","command":"update","args":{},'
                                   b'"blob":"UEs="}'],
 }
 

@@ -1,0 +1,138 @@
+"""What the gateway says is true: the project's load state, an observer's describe, the
+controller slot, an update sent while the executor restarts (issue 9)."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+import socketio
+
+from tests.appliance import REPO, Appliance, b64, wait_for, zip_files
+from tests.integration.conftest import call, ok, record, upload
+
+INFO = "robotctl:server_info"
+SLOW_IMPORT = """import time
+
+print("import begins", flush=True)
+time.sleep(3)
+
+
+class Motor:
+    def stop(self):
+        print("MOTOR STOPPED", flush=True)
+
+
+motor = Motor()
+print("import done", flush=True)
+"""
+
+
+def loaded_infos(client):
+    return [i for i in client.received[INFO] if i["project"] and i["project"]["loaded"]]
+
+
+def test_a_load_on_first_use_is_told_to_every_client(connect):
+    controller = connect(events=(INFO,), wait_timeout=30)
+    observer = connect(auth={"role": "observer"}, events=(INFO,), wait_timeout=30)
+    wait_for(lambda: observer.received[INFO], 10, "server_info")
+    assert observer.received[INFO][0]["project"]["loaded"] is False
+    assert ok(call(controller, "sport_client", "GetState"))["posture"]
+    for who in (controller, observer):
+        info = wait_for(lambda: loaded_infos(who), 10, "server_info saying loaded")[0]
+        assert info["project"]["name"] == "default"
+
+
+def test_a_start_with_missing_requirements_is_a_loaded_project(connect):
+    controller = connect(events=(INFO,), wait_timeout=30)
+    project = {"main.py": "def ping():\n    return 'pong'\n",
+               "requirements.txt": "not-a-real-package-xyz>=1.0\n"}
+    ok(controller.call("update", {"data": b64(zip_files(project))}, timeout=60))
+    observer = connect(auth={"role": "observer"}, events=(INFO,), wait_timeout=30)
+    started = ok(controller.call("start", {}, timeout=30))
+    assert started["missing_requirements"] == ["not-a-real-package-xyz>=1.0"]
+    for who in (controller, observer):
+        wait_for(lambda: loaded_infos(who), 10, "server_info saying loaded")
+    assert observer.call("status", {}, timeout=30)["data"]["executor"]["project"]["loaded"]
+
+
+def test_a_controller_leaving_during_its_start_gets_its_stop_hooks(connect, appliance):
+    controller = connect(wait_timeout=30)
+    ok(controller.call("update", {"data": b64(zip_files({"main.py": SLOW_IMPORT}))}, timeout=60))
+    controller.emit("start", {})
+    appliance.wait_log("import begins")
+    controller.disconnect()
+    appliance.wait_log("MOTOR STOPPED")
+    log = appliance.log
+    assert log.index("import done") < log.index("MOTOR STOPPED")
+    # The slot is free, and the project stayed loaded.
+    again = connect(wait_timeout=30)
+    assert again.call("status", {}, timeout=30)["data"]["executor"]["project"]["loaded"]
+
+
+def test_an_update_sent_while_the_executor_restarts_waits_for_it(appliance, client):
+    supervisor = appliance.process.pid
+    os.kill(supervisor, signal.SIGSTOP)      # the executor is not restarted until SIGCONT
+    try:
+        os.kill(appliance.executor_pid(), signal.SIGKILL)
+        appliance.wait_log(r"executor \w+ is gone")
+        replies = []
+        update = threading.Thread(target=lambda: replies.append(client.call(
+            "update", {"data": b64(zip_files({"main.py": "def ping():\n    return 1\n"}))},
+            timeout=60)))
+        update.start()
+        appliance.wait_log(r"executor \w+ is gone")
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    update.join(90)
+    reply = replies[0]
+    assert reply["status"] == "success", reply
+    assert reply["message"] == "Project updated and the executor restarted"
+    assert call(client, None, "ping")["data"] == 1
+
+
+def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path):
+    app = Appliance(tmp_path)
+    app.env = {"PYTHONPATH": "%s:%s" % (REPO / "tests" / "faults", REPO),
+               "ROBOTCTL_TEST_FAULT": "connect_after_admission"}
+    app.start()
+    clients = []
+    try:
+        first = socketio.Client(reconnection=False)
+        errors = record(first, "connect_error")
+        clients.append(first)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            first.connect(app.url, transports=["websocket"], wait_timeout=30)
+        wait_for(lambda: errors, 10, "connect_error")
+        assert "internal error while connecting" in str(errors[0]), errors
+        second = socketio.Client(reconnection=False)
+        clients.append(second)
+        second.connect(app.url, transports=["websocket"], wait_timeout=30)
+        assert ok(call(second, "sport_client", "GetState"))["posture"]
+        app.wait_log(r"connect failed after 127\.0\.0\.1:\d+ was admitted; freed its slot")
+    finally:
+        for client in clients:
+            client.disconnect()
+        app.stop()
+
+
+@pytest.mark.config(executor={"crash_limit": 3, "crash_window": 60})
+def test_a_start_whose_reply_carries_a_rollback_note_is_a_loaded_project(connect, appliance):
+    first = connect(wait_timeout=30)
+    ok(upload(first, "crash_exit", prefix="crash_exit/"))
+    first.call("start", {}, timeout=60)
+    first.disconnect()
+    appliance.wait_log(r"crash_exit crashed the executor 3 times", timeout=90)
+    later = connect(events=(INFO,), wait_timeout=30)
+    wait_for(lambda: [i for i in later.received[INFO]
+                      if (i["last_restart"] or {}).get("reason") == "rollback"], 30,
+             "server_info saying rollback")
+    started = ok_with_note(later.call("start", {}, timeout=60))
+    assert started["loaded"] is True
+    wait_for(lambda: loaded_infos(later), 10, "server_info saying loaded")
+
+
+def ok_with_note(reply):
+    assert reply["status"] == "success" and "note: the project was rolled back" in reply["message"], reply
+    return reply["data"]
