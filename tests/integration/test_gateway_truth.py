@@ -44,6 +44,7 @@ def test_a_load_on_first_use_is_told_to_every_client(connect):
         assert info["project"]["name"] == "default"
 
 
+@pytest.mark.config(executor={"requirements": "check"})   # check: named at start, not installed
 def test_a_start_with_missing_requirements_is_a_loaded_project(connect):
     controller = connect(events=(INFO,), wait_timeout=30)
     project = {"main.py": "def ping():\n    return 'pong'\n",
