@@ -9,7 +9,6 @@ Acks are awaited here too, so a connection lost mid-request fails at once, not a
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
 from typing import Any, Callable, Dict, List, Optional
 
@@ -20,6 +19,9 @@ from gateway.cli import trust
 from gateway.cli.errors import APP_ERROR, CONNECT, UNAUTHORIZED, CliError
 from gateway.cli.settings import Settings
 from shared import protocol
+
+# Seconds close() waits for python-socketio 5.7.2's writer to post the goodbye.
+CLOSE_PATIENCE = 5.0
 
 Listener = Callable[[str, Any], None]
 
@@ -53,7 +55,6 @@ class Connection:
         self.settings = settings
         self.role = role
         self._session = _tls_session(settings.url)
-        self._pinned: Optional[str] = None       # a temporary CA file: the pinned certificate
         self.client = socketio.Client(reconnection=reconnect, handle_sigint=False,
                                       logger=False, engineio_logger=False,
                                       http_session=self._session)
@@ -77,7 +78,7 @@ class Connection:
 
     def open(self) -> "Connection":
         if self._session is not None:
-            self._session.verify = self._trusted_cafile()
+            self._trust_robot(self._session)
         auth: Dict[str, Any] = {"role": self.role}
         if self.settings.token is not None:
             auth["token"] = self.settings.token
@@ -92,19 +93,18 @@ class Connection:
             raise self._refused("no answer within %g s" % self.settings.timeout)
         return self
 
-    def _trusted_cafile(self) -> str:
-        """The CA file for this https:// robot: --cafile, else its checked, pinned certificate."""
+    def _trust_robot(self, session: Any) -> None:
+        """How this https:// robot is trusted: --cafile, else its checked, pinned certificate."""
         if self.settings.cafile is not None:
-            return self.settings.cafile
+            session.verify = self.settings.cafile
+            return
         der = trust.fetch_certificate(self.settings.url, self.settings.timeout)
         trust.check(self.settings.url, der, self.settings.fingerprint, trust.terminal_ask())
-        self._pinned = trust.pinned_cafile(der)
-        return self._pinned
+        trust.pin_session(session, der)
 
     def close(self) -> None:
         """Disconnect, and stop a reconnect loop too (its threads would keep the process up)."""
         self._closing = True
-        self._forget_pinned()
         if hasattr(self.client, "shutdown"):          # python-socketio >= 5.9
             self.client.shutdown()
             return
@@ -114,6 +114,12 @@ class Connection:
         # Also after a refusal, when the client no longer counts as connected but its
         # transport is still open; disconnecting a closed client does nothing.
         self.client.disconnect()
+        # 5.7.2 leaves the goodbye in the queue of a background writer (abort=True): over
+        # polling (https://) it would die with this process, and the robot would go on
+        # moving until the ping timeout. Let the writer post it.
+        writer = getattr(self.client.eio, "write_loop_task", None)
+        if writer is not None:
+            writer.join(CLOSE_PATIENCE)
 
     def __enter__(self) -> "Connection":
         return self
@@ -198,13 +204,7 @@ class Connection:
                 self._taken.get("by"), self._taken.get("time"))
         return "the connection to %s was lost" % self.settings.url
 
-    def _forget_pinned(self) -> None:
-        if self._pinned is not None:
-            os.unlink(self._pinned)
-            self._pinned = None
-
     def _refused(self, fallback: str) -> CliError:
-        self._forget_pinned()
         return refusal_error(self._refusal, fallback, self.settings)
 
 

@@ -20,8 +20,7 @@ import os
 import socket
 import ssl
 import sys
-import tempfile
-from typing import Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
 from gateway.cli.errors import CONNECT, USAGE, CliError
@@ -157,9 +156,21 @@ def terminal_ask() -> Optional[Ask]:
     return ask
 
 
-def pinned_cafile(der: bytes) -> str:
-    """A temporary CA file holding just this certificate; the caller removes it."""
-    handle, path = tempfile.mkstemp(prefix="robotctl-pinned-", suffix=".pem")
-    with os.fdopen(handle, "w", encoding="ascii") as f:
-        f.write(ssl.DER_cert_to_PEM_cert(der))
-    return path
+def pin_session(session: Any, der: bytes) -> None:
+    """Make every https connection of the requests ``session`` trust exactly the certificate
+    ``der``, like ssh trusts a host key: its SHA-256 must match, and neither a CA nor the host
+    name is checked, so a pinned robot is reached under any address (a new DHCP lease, a VPN,
+    the address ``discover`` lists)."""
+    from requests.adapters import HTTPAdapter
+    import urllib3
+
+    digest = hashlib.sha256(der).hexdigest()
+
+    class PinnedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["assert_fingerprint"] = digest     # urllib3 checks it after the handshake
+            super().init_poolmanager(*args, **kwargs)
+
+    session.verify = False          # no CA and no host name: the fingerprint is the check
+    session.mount("https://", PinnedAdapter())
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)

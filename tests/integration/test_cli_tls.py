@@ -14,7 +14,7 @@ import yaml
 from gateway.cli import certificate
 from tests.appliance import REPO
 from tests.integration.cli_helpers import cli_env, command, ok, robotctl
-from tests.integration.tls_support import TOKEN, make_certificate
+from tests.integration.tls_support import TOKEN, make_certificate, start_tls_appliance
 
 
 def pinned_env(tmp_path, **extra):
@@ -126,3 +126,27 @@ def test_tls_enable_show_disable_on_a_configuration(tmp_path):
     assert "TLS is on" in again and certificate.fingerprint(str(cert)) in shown
     ok(robotctl("http://127.0.0.1:1", "tls", "disable", **env))
     assert yaml.safe_load(config_file.read_text())["gateway"]["tls_cert_file"] is None
+
+
+def test_a_pinned_call_disconnects_at_once_and_leaves_no_trace(tls_appliance, tmp_path):
+    # The disconnect right after the reply frees the robot (its stop hooks run) at once, so
+    # the next command gets control; nothing is printed on stderr.
+    env = pinned_env(tmp_path)
+    for _ in range(2):
+        result = robotctl(tls_appliance.url, "--fingerprint", tls_appliance.fingerprint,
+                          "call", "sport_client", "StandUp", **env)
+        assert result.returncode == 0 and result.stderr == "", result
+
+
+def test_a_pinned_robot_is_reached_under_an_address_its_certificate_does_not_name(tmp_path):
+    # The certificate names localhost and 127.0.0.1; the robot is reached at 127.0.0.2
+    # (a new DHCP lease, a VPN): the fingerprint is what is checked, as ssh checks a host key.
+    app = start_tls_appliance(tmp_path, host="127.0.0.2")
+    try:
+        url = "https://127.0.0.2:%d" % app.port
+        result = robotctl(url, "--fingerprint", app.fingerprint, "status", **pinned_env(tmp_path))
+        assert result.returncode == 0, result
+        wrong = robotctl(url, "--fingerprint", "ab" * 32, "status", **pinned_env(tmp_path))
+        assert wrong.returncode == 3 and "not the --fingerprint given" in wrong.stderr
+    finally:
+        app.stop()
