@@ -84,7 +84,7 @@ def describe(service: "ExecutorService", request: messages.Request) -> Result:
     if not service.project.loaded and request.args.get("load") is False:
         return ok("the project is not loaded; start it to see its objects",
                   {"project": service.project_info(), "loaded": False, "objects": [],
-                   "functions": []})
+                   "functions": [], "environment": _current_environment(service)})
     refused = _load_on_first_use(service, request)
     if refused is not None:
         return refused

@@ -49,7 +49,9 @@ def describe_exception(exc: BaseException, project_dir: Path) -> Tuple[str, Dict
         for frame in traceback.extract_tb(exc.__traceback__):
             if inside(frame.filename, project_dir):
                 where = (frame.filename, frame.lineno or 0)
-    text = "%s: %s" % (type(exc).__name__, exc.msg if isinstance(exc, SyntaxError) else exc)
+    said = str(exc.msg if isinstance(exc, SyntaxError) else exc)
+    # ``KeyboardInterrupt()`` says nothing: its name alone, not "KeyboardInterrupt: ".
+    text = "%s: %s" % (type(exc).__name__, said) if said else type(exc).__name__
     details: Dict[str, Any] = {"type": type(exc).__name__, "file": None, "line": None}
     if where is not None:
         relative = os.path.relpath(where[0], str(project_dir))

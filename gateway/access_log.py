@@ -1,7 +1,7 @@
 """The audit line for every refused connection, in one place.
 
 Each refusal is one warning, ``refused ADDRESS: REASON[DETAIL]``, where REASON is one word:
-``unauthorized``, ``busy``, ``origin`` or ``host``, so that
+``unauthorized``, ``busy``, ``origin`` or ``host`` (``invalid`` for an unknown role), so that
 ``journalctl -u robotctl-gateway -g 'refused .*: unauthorized'`` finds them.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Dict
 
 log = logging.getLogger(__name__)
 
-REASONS = ("unauthorized", "busy", "origin", "host")
+REASONS = ("unauthorized", "busy", "origin", "host", "invalid")
 
 
 def refused(address: str, reason: str, detail: str = "") -> None:

@@ -87,6 +87,7 @@ class Sessions:
         self._check_token(auth, environ.get("REMOTE_ADDR", "?"), address)
         role = auth.get("role") or protocol.CONTROLLER
         if role not in protocol.ROLES:
+            access_log.refused(address, "invalid", " (role %r)" % (role,))
             raise refuse("invalid", "invalid role %r: use controller or observer" % (role,))
         client = Client(sid, address, time.time(), role, _takeover_key(auth, environ))
         if role == protocol.OBSERVER:

@@ -38,10 +38,10 @@ STOP_TIMEOUT = 1.5      # then SIGKILL: Ctrl+C must stop everything within 2 s
 
 
 class Supervisor:
-    def __init__(self, config_path: str, port: int, run_dir: str, projects_dir: str = "",
+    def __init__(self, config_path: str, url: str, run_dir: str, projects_dir: str = "",
                  watchdog_sec: float = WATCHDOG_SEC):
         self.config_path = config_path
-        self.port = port
+        self.url = url
         self.run_dir = run_dir
         self.projects_dir = projects_dir
         self.watchdog_sec = watchdog_sec
@@ -169,7 +169,7 @@ class Supervisor:
         line = "=" * BANNER_WIDTH
         print(line, "robotctl - robot control appliance (development mode)", line, sep="\n")
         print("Config:   %s" % self.config_path)
-        print("Gateway:  http://0.0.0.0:%d  (PID %d)" % (self.port, self.children["gateway"].pid))
+        print("Gateway:  %s  (PID %d)" % (self.url, self.children["gateway"].pid))
         print("Executor: PID %d, restarted after every update" % self.children["executor"].pid)
         print(line, "Press Ctrl+C to stop.", sep="\n", flush=True)
 
@@ -187,7 +187,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except config_module.ConfigError as e:
         print("robotctl: configuration error: %s" % e, file=sys.stderr)
         return 78
-    return Supervisor(path, config.gateway.port, exit_record.run_dir_of(config),
+    scheme = "https" if config.gateway.tls_cert_file else "http"
+    url = "%s://localhost:%d" % (scheme, config.gateway.port)
+    return Supervisor(path, url, exit_record.run_dir_of(config),
                       config.executor.projects_dir, args.watchdog_sec).run()
 
 

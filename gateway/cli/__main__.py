@@ -37,7 +37,8 @@ def common_options() -> argparse.ArgumentParser:
     """Options accepted before and after the subcommand (SUPPRESS keeps an earlier value)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--url", default=argparse.SUPPRESS,
-                        help="the appliance's address (env ROBOTCTL_URL; default %s)" % DEFAULT_URL)
+                        help="the appliance's address (env ROBOTCTL_URL; default: this "
+                        "robot's own gateway as its configuration sets it, else %s)" % DEFAULT_URL)
     common.add_argument("--token", default=argparse.SUPPRESS,
                         help="access token (env ROBOTCTL_TOKEN; default /etc/robotctl/token)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,

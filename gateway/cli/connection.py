@@ -9,8 +9,10 @@ Acks are awaited here too, so a connection lost mid-request fails at once, not a
 from __future__ import annotations
 
 import importlib.util
+import socket
 import threading
 from typing import Any, Callable, Dict, List, Optional
+from urllib.parse import urlsplit
 
 import socketio
 from socketio import exceptions
@@ -208,10 +210,23 @@ class Connection:
         return refusal_error(self._refusal, fallback, self.settings)
 
 
+def speaks_tls(url: str) -> bool:
+    """Does the server at this http:// URL answer clear text as a robotctl TLS port does?"""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=5) as probe:
+            probe.sendall(b"HEAD /socket.io/ HTTP/1.0\r\n\r\n")
+            return b"speaks TLS" in probe.recv(4096)
+    except (OSError, ValueError):
+        return False
+
+
 def refusal_error(refusal: Any, fallback: str, settings: Settings) -> CliError:
     """The CliError for a failed connect, from the ``connect_error`` data when there is some."""
     if not isinstance(refusal, dict):
         reason = refusal if isinstance(refusal, str) and refusal else fallback
+        if settings.url.startswith("http://") and speaks_tls(settings.url):
+            reason += "; this port speaks TLS: use https://%s" % settings.url[len("http://"):]
         return CliError(CONNECT, "cannot connect to %s: %s" % (settings.url, reason))
     data = refusal.get("data") if isinstance(refusal.get("data"), dict) else {}
     message = str(refusal.get("message") or data.get("code") or "refused")

@@ -36,11 +36,15 @@ def tls(args: argparse.Namespace, settings: Settings, output: Output) -> int:
         output.result({"cert_file": gateway.tls_cert_file, "sha256": fingerprint},
                       lambda d: "%s\nSHA-256 %s" % (d["cert_file"], trust.show(d["sha256"])))
         return 0
-    if args.action == "enable":
-        cert, key = _certificate(path, args.renew, output)
-        _set_gateway_keys(path, {"tls_cert_file": cert, "tls_key_file": key})
-    else:
-        _set_gateway_keys(path, {"tls_cert_file": None, "tls_key_file": None})
+    try:
+        if args.action == "enable":
+            cert, key = _certificate(path, args.renew, output)
+            _set_gateway_keys(path, {"tls_cert_file": cert, "tls_key_file": key})
+        else:
+            _set_gateway_keys(path, {"tls_cert_file": None, "tls_key_file": None})
+    except OSError as e:
+        raise CliError(APP_ERROR, "cannot write %s: %s (run this on the robot with sudo)"
+                       % (e.filename or path, e.strerror)) from None
     avahi_advert.refresh(_load(path))
     output.note(_restart_gateway())
     output.result({"tls": args.action == "enable"}, lambda d: "TLS is %s" % (

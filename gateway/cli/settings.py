@@ -1,5 +1,9 @@
 """Where to connect and with what token: options, then the environment, then the robot's files.
 
+The URL comes from ``--url``, else ``$ROBOTCTL_URL``, else this machine's own gateway as its
+configuration sets it (port; https with its own certificate when TLS is on), else
+DEFAULT_URL.
+
 The token comes from ``--token``, else ``$ROBOTCTL_TOKEN``, else the robot's token file when
 it is readable, else none. The token file is found as the gateway finds it: the
 configuration's ``gateway.auth_token_file`` (``--config``, ``$ROBOTCTL_CONFIG``, or
@@ -8,13 +12,14 @@ configuration's ``gateway.auth_token_file`` (``--config``, ``$ROBOTCTL_CONFIG``,
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import os
 import shutil
 import socket
 import subprocess
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from gateway.cli.errors import UNAUTHORIZED, CliError
@@ -39,7 +44,11 @@ class Settings:
 
 
 def resolve(args: argparse.Namespace) -> Settings:
-    url = args.url or os.environ.get("ROBOTCTL_URL") or DEFAULT_URL
+    url = args.url or os.environ.get("ROBOTCTL_URL")
+    cafile = args.cafile
+    if url is None:
+        url, own_cafile = local_gateway(args.config)
+        cafile = cafile or own_cafile
     token = args.token
     if token is None:
         token = os.environ.get("ROBOTCTL_TOKEN") or None
@@ -50,7 +59,7 @@ def resolve(args: argparse.Namespace) -> Settings:
         except CliError as e:
             problem = e.message
     fingerprint = parse_fingerprint(args.fingerprint) if args.fingerprint else None
-    return Settings(url, token, args.timeout, args.json, problem, args.cafile, fingerprint)
+    return Settings(url, token, args.timeout, args.json, problem, cafile, fingerprint)
 
 
 def config_path(option: Optional[str]) -> str:
@@ -58,18 +67,39 @@ def config_path(option: Optional[str]) -> str:
     return option or os.environ.get(config.ENV_VAR) or config.DEFAULT_PATH
 
 
+@functools.lru_cache(maxsize=None)
+def _local_config(path: str) -> Optional[config.Config]:
+    """This machine's configuration (read once per command), or None without a usable one."""
+    if not os.path.exists(path):
+        return None
+    try:
+        return config.load(path)
+    except config.ConfigError:
+        return None
+
+
+def local_gateway(config_option: Optional[str] = None) -> Tuple[str, Optional[str]]:
+    """The URL of this machine's own gateway, and the CA file to trust it with: with the
+    robot's configuration here, its port, and with TLS on, https with its own certificate;
+    else DEFAULT_URL."""
+    loaded = _local_config(config_path(config_option))
+    if loaded is None:
+        return DEFAULT_URL, None
+    gateway = loaded.gateway
+    if gateway.tls_cert_file is not None:
+        return "https://localhost:%d" % gateway.port, gateway.tls_cert_file
+    return "http://127.0.0.1:%d" % gateway.port, None
+
+
 def token_file(config_option: Optional[str] = None) -> str:
     """$ROBOTCTL_TOKEN_FILE, else the configuration's gateway.auth_token_file, else the
     package's path (also when the configuration cannot be read)."""
     if os.environ.get("ROBOTCTL_TOKEN_FILE"):
         return os.environ["ROBOTCTL_TOKEN_FILE"]
-    path = config_path(config_option)
-    if not os.path.exists(path):
+    loaded = _local_config(config_path(config_option))
+    if loaded is None:
         return TOKEN_FILE
-    try:
-        return config.load(path).gateway.auth_token_file or TOKEN_FILE
-    except config.ConfigError:
-        return TOKEN_FILE
+    return loaded.gateway.auth_token_file or TOKEN_FILE
 
 
 def read_token_file(config_option: Optional[str] = None) -> Optional[str]:

@@ -8,6 +8,7 @@ import os
 import pty
 import signal
 import subprocess
+import sys
 
 import yaml
 
@@ -150,3 +151,17 @@ def test_a_pinned_robot_is_reached_under_an_address_its_certificate_does_not_nam
         assert wrong.returncode == 3 and "not the --fingerprint given" in wrong.stderr
     finally:
         app.stop()
+
+
+def test_on_the_robot_the_cli_finds_its_tls_gateway_through_the_configuration(tls_appliance):
+    # No --url: the configuration gives the port, https and the certificate to trust.
+    env = cli_env(ROBOTCTL_CONFIG=str(tls_appliance.config_path))
+    del env["ROBOTCTL_TOKEN_FILE"]         # the configuration's token file, as the gateway's
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "--json", "status"],
+                            cwd=str(REPO), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert result.returncode == 0, result
+    # An http:// URL of a TLS port says what to use instead.
+    clear = robotctl(tls_appliance.url.replace("https://", "http://"), "status",
+                     ROBOTCTL_TOKEN=TOKEN)
+    assert clear.returncode == 3 and "this port speaks TLS: use https://" in clear.stderr, clear

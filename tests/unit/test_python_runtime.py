@@ -171,6 +171,15 @@ def test_location_is_the_users_line(tmp_path, isolated):
     assert "motor fault" in details["traceback"] and "python_runtime" not in details["traceback"]
 
 
+def test_an_exception_that_says_nothing_is_named_alone(tmp_path, isolated):
+    root = make_project(tmp_path, {"main.py": """
+        def interrupt():
+            raise KeyboardInterrupt()
+    """})
+    error = raised(load(root).resolve(None, "interrupt"))
+    assert describe_exception(error, root)[0] == "KeyboardInterrupt (main.py, line 2)"
+
+
 def test_location_is_the_innermost_user_frame_not_the_library(tmp_path, isolated):
     root = make_project(tmp_path, {
         "main.py": """
