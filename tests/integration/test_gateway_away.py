@@ -116,6 +116,36 @@ def test_push_message_never_blocks_while_the_gateway_does_not_read(appliance, co
              "every flood event received or reported")
 
 
+@pytest.mark.config(gateway={"ping_interval": 20, "ping_timeout": 60})
+def test_print_never_blocks_while_the_gateway_does_not_read(appliance, connect):
+    # The project's output reaches clients as robotctl:log pushes. With the gateway frozen
+    # and the event queue full (a push flood), print() must still not wait: its lines go
+    # to the journal, and what cannot reach the clients is dropped.
+    client = connect(events=("flood",), wait_timeout=30)
+    ok(upload(client, "callpathbot"))
+    ok(client.call("start", {}, timeout=60))
+    gateway = appliance.gateway_pid()
+    replies = {}
+
+    def run(name, args):
+        replies[name] = call(client, "bot", name, args, timeout=300)
+    threads = [threading.Thread(target=run, args=("flood", {"count": FLOOD})),
+               threading.Thread(target=run, args=("print_flood", {"seconds": 20}))]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: client.received["flood"], 30, "the flood to begin")
+    os.kill(gateway, signal.SIGSTOP)
+    try:
+        appliance.wait_log(r"dropped a push of 'flood': the gateway is not reading events",
+                           timeout=60)
+    finally:
+        os.kill(gateway, signal.SIGCONT)
+    for thread in threads:
+        thread.join(330)
+    result = ok(replies["print_flood"])
+    assert result["lines"] > 0 and result["longest_ms"] < 500, result
+
+
 def test_pushes_after_the_executor_closed_its_event_channel_are_dropped(appliance, client):
     ok(upload(client, "callpathbot"))
     ok(client.call("start", {}, timeout=60))
