@@ -9,14 +9,13 @@ flight (``status`` shows ``calls_in_flight``), and so does a running stop hook: 
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from executor.event_channel import EventChannel
 from executor.python_runtime import describe_exception
@@ -44,10 +43,12 @@ def failed(message: str, data: Any = None) -> Result:
     return Result(protocol.ERROR, message, data)
 
 
-@dataclass
+@dataclass(eq=False)      # hashed by identity: a key of CallTracker._timed
 class _Call:
     request_id: str
     label: str
+    limit: Optional[float] = None     # max_execution_time, if the call has one
+    deadline: float = 0.0
     done: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -58,8 +59,11 @@ class CallTracker:
         self._pool = pool
         self._channel = channel
         self._project_dir = project_dir
-        self._deadlines: List[Tuple[float, int, _Call, float]] = []
-        self._order = itertools.count()
+        # The calls with a time limit that have not been answered, per limit, in the order
+        # they started (so in deadline order): an answered call leaves at once, so this
+        # holds the calls in flight, not every call of the last max_execution_time.
+        self._timed: Dict[float, Dict[_Call, None]] = {}
+        self._timed_lock = threading.Lock()
         self._max_in_flight = max_in_flight
         self._in_flight = 0
         self._count_lock = threading.Lock()
@@ -68,6 +72,12 @@ class CallTracker:
     def in_flight(self) -> int:
         """User calls and stop hooks running now, finished in time or not."""
         return self._in_flight
+
+    @property
+    def timed_calls(self) -> int:
+        """Calls waiting for an answer or their time limit, whichever comes first."""
+        with self._timed_lock:
+            return sum(len(calls) for calls in self._timed.values())
 
     def run(self, request_id: str, label: str, work: Callable[[], Result],
             timeout: Optional[float] = None, bounded: bool = False) -> None:
@@ -82,8 +92,9 @@ class CallTracker:
             return
         call = _Call(request_id, label)
         if timeout:
-            heapq.heappush(self._deadlines,
-                           (time.monotonic() + timeout, next(self._order), call, timeout))
+            call.limit, call.deadline = timeout, time.monotonic() + timeout
+            with self._timed_lock:
+                self._timed.setdefault(timeout, {})[call] = None
         self.submit(lambda: self._finish(call, self._outcome(work)), counted=bounded)
 
     def submit(self, job: Callable[[], None], counted: bool = True) -> None:
@@ -117,6 +128,9 @@ class CallTracker:
                 log.warning("%s finished after its time limit; its result was dropped", call.label)
                 return
             call.done = True
+        if call.limit is not None:
+            with self._timed_lock:
+                del self._timed[call.limit][call]
         self._channel.reply(call.request_id, result.status, result.message, result.data)
         if result.after_reply is not None:
             result.after_reply()
@@ -124,12 +138,15 @@ class CallTracker:
     def expire(self) -> Optional[float]:
         """Answer calls whose time is up; return the seconds until the next deadline, if any."""
         now = time.monotonic()
-        while self._deadlines and self._deadlines[0][0] <= now:
-            _, _, call, limit = heapq.heappop(self._deadlines)
+        with self._timed_lock:
+            late = [call for calls in self._timed.values()
+                    for call in itertools.takewhile(lambda call: call.deadline <= now, calls)]
+        for call in late:
             if not call.done:
-                log.warning("%s exceeded max_execution_time (%g s)", call.label, limit)
+                log.warning("%s exceeded max_execution_time (%g s)", call.label, call.limit)
                 self._finish(call, failed("%s did not finish within max_execution_time (%g s); "
-                                          "it keeps running in the background" % (call.label, limit)))
-        while self._deadlines and self._deadlines[0][2].done:
-            heapq.heappop(self._deadlines)   # finished in time: forget the deadline
-        return max(0.0, self._deadlines[0][0] - now) if self._deadlines else None
+                                          "it keeps running in the background"
+                                          % (call.label, call.limit)))
+        with self._timed_lock:
+            nearest = [next(iter(calls)).deadline for calls in self._timed.values() if calls]
+        return max(0.0, min(nearest) - now) if nearest else None

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from executor.introspection import (describe_module, inside, plain_function, project_members,
-                                    public_methods)
+from executor.introspection import (describe_module, find_callable, inside, plain_function,
+                                    project_members, public_methods)
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,10 @@ class PythonProject:
         """The callable for ``obj.method`` (or the module function ``method``): exactly what
         ``describe`` lists, nothing else (see introspection.project_members)."""
         assert self._module is not None
-        objects, functions = project_members(self._module, self.path)
+        function = find_callable(self._module, self.path, obj, method)
+        if function is not None:
+            return function
+        objects, functions = project_members(self._module, self.path)   # to say what there is
         if obj is None:
             if method not in functions:
                 raise CallError("unknown function %r: %s" % (method, _callable(objects, functions)))

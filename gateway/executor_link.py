@@ -113,14 +113,21 @@ class ExecutorLink:
         """Send on the command socket without waking its reader for nothing.
 
         eventlet's green send wakes the greenlet blocked in recv after every send, which then
-        finds nothing and blocks again: two greenlet switches per call for nothing. A ROUTER send
-        does not block, so send without the green wrapper, then wake the reader only if the
-        send processed an incoming message (what getsockopt(EVENTS) on a green socket does).
+        finds nothing and blocks again: a timer, two greenlet switches and a failed receive per
+        call. pyzmq's send_multipart sends each frame with ``self.send``, the green one, so
+        the frames go out through the plain ``zmq.Socket.send``. A ROUTER takes a whole
+        message or, with its high-water mark reached, none of it (Again on the first frame):
+        then wait like any green send. The reader is woken only if the send processed an
+        incoming message (what getsockopt(EVENTS) on a green socket does).
         """
+        send, last = plain_zmq.Socket.send, len(frames) - 1
         try:
-            plain_zmq.Socket.send_multipart(self.command, frames, plain_zmq.NOBLOCK)
+            send(self.command, frames[0], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if last else 0))
         except zmq.Again:
             self.command.send_multipart(frames)      # queue full: wait like any green send
+        else:
+            for n in range(1, last + 1):
+                send(self.command, frames[n], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if n < last else 0))
         self.command.getsockopt(zmq.EVENTS)
 
     def reply_to_peer(self, peer: bytes, request_id: str, ack: Dict[str, Any]) -> None:

@@ -8,20 +8,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, List
+from typing import Any, List, Tuple
 
 import yaml
 import zmq
 
 from shared import messages
 from tests.appliance import REPO
-from tests.bench.common import Child, Row, percentiles, us
+from tests.bench.common import Child, Row, cpu_seconds, percentiles, us
 from tests.bench.roundtrip import CALLS, WARMUP, _dealer
 
 CALL = {"object": "sport_client", "method": "GetState", "args": None}
 
 
-def _executor_alone(rounds: int) -> List[float]:
+def _executor_alone(rounds: int) -> Tuple[List[float], float]:
+    """The round trips, and the executor's CPU per call over them."""
     workdir = tempfile.mkdtemp(prefix="rcx-", dir="/tmp")
     config = {"gateway": {"auth_token_file": None},
               "executor": {"projects_dir": workdir + "/projects"},
@@ -40,6 +41,7 @@ def _executor_alone(rounds: int) -> List[float]:
         instance = messages.decode([hello]).instance   # type: ignore[union-attr]
         samples: List[float] = []
         next_id = messages.new_id_source("bench-")
+        cpu = cpu_seconds(child.pid)
         for _ in range(rounds):
             for i in range(WARMUP + CALLS):
                 t = time.perf_counter()
@@ -48,7 +50,7 @@ def _executor_alone(rounds: int) -> List[float]:
                 messages.decode(pull.recv_multipart())
                 if i >= WARMUP:
                     samples.append(time.perf_counter() - t)
-        return samples
+        return samples, (cpu_seconds(child.pid) - cpu) / (rounds * (WARMUP + CALLS))
     finally:
         child.terminate()
         child.wait()
@@ -62,19 +64,24 @@ def run(ctx: Any) -> List[Row]:
     sockdir = tempfile.mkdtemp(prefix="rcb-", dir="/tmp")
     address = "ipc://%s/router.ipc" % sockdir
     bare: List[float] = []
-    with Child("router", address):
+    with Child("router", address) as router:
+        cpu = cpu_seconds(router.pids()[0])
         for _ in range(ctx.rounds):
             bare.extend(_dealer(address)[0])
+        router_cpu = (cpu_seconds(router.pids()[0]) - cpu) / (ctx.rounds * (WARMUP + CALLS))
     shutil.rmtree(sockdir, ignore_errors=True)
-    alone = percentiles(_executor_alone(ctx.rounds))
-    floor = percentiles(bare)
+    samples, executor_cpu = _executor_alone(ctx.rounds)
+    alone, floor = percentiles(samples), percentiles(bare)
     return [Row(
         measure="breakdown: process through the executor alone (plain ZeroMQ stand-in gateway)",
-        robotctl="p50 %s / p90 %s / p99 %s" % (us(alone["p50"]), us(alone["p90"]), us(alone["p99"])),
-        baseline="DEALER/ROUTER p50 %s" % us(floor["p50"]),
+        robotctl="p50 %s / p90 %s / p99 %s; executor CPU %s per call" % (
+            us(alone["p50"]), us(alone["p90"]), us(alone["p99"]), us(executor_cpu)),
+        baseline="DEALER/ROUTER p50 %s; the ROUTER echo's CPU %s per call" % (
+            us(floor["p50"]), us(router_cpu)),
         figure="the executor adds %s p50 over the bare hop" % us(alone["p50"] - floor["p50"]),
         target="– (evidence for the round-trip rows)", met=None,
-        data={"executor_alone": alone, "dealer_router": floor})]
+        data={"executor_alone": alone, "dealer_router": floor, "executor_cpu": executor_cpu,
+              "router_cpu": router_cpu})]
 
 
 __all__ = ["run"]

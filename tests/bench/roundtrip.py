@@ -85,25 +85,34 @@ def _dealer(address: str) -> Tuple[List[float], float]:
 
 
 class _Cpu:
-    """utime+stime of a server's processes, summed over the rounds it is measured in."""
+    """utime+stime of a server's processes, each by its role, summed over the rounds it is
+    measured in."""
 
-    def __init__(self, pids: Callable[[], List[int]]):
+    def __init__(self, pids: Callable[[], Dict[str, int]]):
         self._pids = pids
-        self.seconds = 0.0
+        self.seconds: Dict[str, float] = {}
         self.calls = 0
 
     def measure(self, calls: int, work: Callable[[], Tuple[List[float], float]]
                 ) -> Tuple[List[float], float]:
         pids = self._pids()
-        before = sum(cpu_seconds(pid) for pid in pids)
+        before = {role: cpu_seconds(pid) for role, pid in pids.items()}
         result = work()
-        self.seconds += sum(cpu_seconds(pid) for pid in pids) - before
+        for role, pid in pids.items():
+            self.seconds[role] = self.seconds.get(role, 0.0) + cpu_seconds(pid) - before[role]
         self.calls += calls + WARMUP
         return result
 
     @property
     def per_call(self) -> float:
-        return self.seconds / self.calls
+        return sum(self.seconds.values()) / self.calls
+
+    def role_per_call(self, role: str) -> float:
+        return self.seconds[role] / self.calls
+
+
+def _roles(pids: List[int], names: Tuple[str, ...]) -> Dict[str, int]:
+    return dict(zip(names, pids))
 
 
 def run(ctx: Any) -> List[Row]:
@@ -117,10 +126,11 @@ def run(ctx: Any) -> List[Row]:
         rates.setdefault(name, []).append(result[1])
 
     app_data = clients.process("echo", value=PAYLOAD)
-    app_pids = lambda: [pid for name, pid in ctx.pids().items() if name in ("gateway", "executor")]  # noqa: E731
+    app_pids = lambda: {name: pid for name, pid in ctx.pids().items() if name in ("gateway", "executor")}  # noqa: E731
     with Child("echo") as echo, Child("naive") as naive, Child("router", address):
-        servers = {"echo": (echo.url, "echo", PAYLOAD, _Cpu(echo.pids)),
-                   "naive": (naive.url, "process", app_data, _Cpu(naive.pids)),
+        servers = {"echo": (echo.url, "echo", PAYLOAD, _Cpu(lambda: _roles(echo.pids(), ("server",)))),
+                   "naive": (naive.url, "process", app_data,
+                             _Cpu(lambda: _roles(naive.pids(), ("server", "worker")))),
                    "robotctl": (ctx.url, "process", app_data, _Cpu(app_pids))}
         for _ in range(ctx.rounds):
             for name, (url, event, data, cpu) in servers.items():
@@ -130,8 +140,8 @@ def run(ctx: Any) -> List[Row]:
     os.rmdir(sockdir) if not os.listdir(sockdir) else None
     stats = {name: dict(percentiles(values), calls_per_s=sorted(rates[name])[len(rates[name]) // 2])
              for name, values in samples.items()}
-    cpu = {name: server[3].per_call for name, server in servers.items()}
-    return [_latency_row(kind, stats) for kind in ("sync", "async")] + [_cpu_row(cpu)]
+    return [_latency_row(kind, stats) for kind in ("sync", "async")] + [
+        _cpu_row({name: server[3] for name, server in servers.items()})]
 
 
 def _latency_row(kind: str, stats: Dict[str, Dict[str, float]]) -> Row:
@@ -150,12 +160,18 @@ def _latency_row(kind: str, stats: Dict[str, Dict[str, float]]) -> Row:
               "dealer_router": stats["dealer/router"]})
 
 
-def _cpu_row(cpu: Dict[str, float]) -> Row:
+def _cpu_row(meters: Dict[str, _Cpu]) -> Row:
+    cpu = {name: meter.per_call for name, meter in meters.items()}
+    app, naive = meters["robotctl"], meters["naive"]
     ratio = cpu["robotctl"] / cpu["naive"]
     return Row(
         measure="server CPU per call (utime+stime of every server process, over the calls)",
-        robotctl="%s (gateway + executor)" % us(cpu["robotctl"]),
-        baseline="naive design %s (server + REP process) · bare echo %s" % (
-            us(cpu["naive"]), us(cpu["echo"])),
+        robotctl="%s (gateway %s + executor %s)" % (
+            us(cpu["robotctl"]), us(app.role_per_call("gateway")), us(app.role_per_call("executor"))),
+        baseline="naive design %s (server %s + REP process %s) · bare echo %s" % (
+            us(cpu["naive"]), us(naive.role_per_call("server")), us(naive.role_per_call("worker")),
+            us(cpu["echo"])),
         figure="%.2f× the naive design's, %.2f× the echo's" % (ratio, cpu["robotctl"] / cpu["echo"]),
-        target="≤ 0.9× the naive design's", met=ratio <= 0.9, data=cpu)
+        target="≤ 0.9× the naive design's", met=ratio <= 0.9,
+        data=dict(cpu, **{"robotctl " + role: app.role_per_call(role) for role in app.seconds},
+                  **{"naive " + role: naive.role_per_call(role) for role in naive.seconds}))

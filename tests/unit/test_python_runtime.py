@@ -280,3 +280,70 @@ def test_resolve_refuses_what_the_project_does_not_have(tmp_path, isolated):
         with pytest.raises(CallError) as caught:
             project.resolve(obj, method)
         assert words in str(caught.value), str(caught.value)
+
+
+def test_resolve_offers_exactly_what_describe_lists(tmp_path, isolated):
+    """Every call resolves its one name directly (introspection.find_callable); that must
+    agree, name by name, with the lists describe shows and error messages quote."""
+    root = make_project(tmp_path, {"helpers.py": """
+        class Helper:
+            def help(self):
+                return "help"
+        def helper_function():
+            return 1
+    """, "main.py": """
+        import os
+        from os.path import join
+        from helpers import Helper, helper_function
+        import helpers
+
+        class Base:
+            def inherited(self):
+                return "inherited"
+
+        class Bot(Base):
+            speed = 3
+            handler = staticmethod(lambda: "lambda")
+            def go(self):
+                return "going"
+            @staticmethod
+            def still():
+                return "still"
+            @classmethod
+            def kind(cls):
+                return "kind"
+            @property
+            def busy(self):
+                raise AssertionError("a property never runs")
+            def _private(self):
+                return "private"
+
+        bot = Bot()
+        bot.go_later = lambda: "instance attribute"
+        bot.extra = join
+        helper = Helper()
+        _hidden = Bot()
+        alias = bot
+        def ping():
+            return "pong"
+        def _secret():
+            return "secret"
+        mirror = ping
+        numbers = [1, 2]
+    """})
+    project = load(root)
+    from executor.introspection import project_members, public_methods
+    objects, functions = project_members(sys.modules["main"], root)
+    offered = {(None, name) for name in functions}
+    offered |= {(obj, name) for obj, value in objects.items() for name, _, _ in public_methods(value)}
+    names = set(vars(sys.modules["main"])) | {"nobody"}
+    methods = {"go", "still", "kind", "busy", "_private", "inherited", "speed", "handler",
+               "go_later", "extra", "help", "append", "__init__", "__class__", "mro", "nothing"}
+    assert ("bot", "go") in offered and (None, "ping") in offered and (None, "mirror") in offered
+    for obj in names | {None}:
+        for method in (methods | names) if obj is None else methods:
+            if (obj, method) in offered:
+                assert callable(project.resolve(obj, method)), (obj, method)
+            else:
+                with pytest.raises(CallError):
+                    project.resolve(obj, method)

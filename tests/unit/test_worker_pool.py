@@ -43,7 +43,7 @@ def test_idle_workers_are_reused():
         pool.submit(lambda: (used.add(threading.current_thread().name), done.set()))
         assert done.wait(5)
         # let the worker go back to idle before the next submit, as a slow client would
-        wait_for(lambda: pool._idle >= 1, 5, "the worker to become idle")
+        wait_for(lambda: pool.idle_workers >= 1, 5, "the worker to become idle")
     assert len(used) == 1
 
 
@@ -65,7 +65,7 @@ def test_a_job_that_raises_does_not_kill_its_worker():
         raise RuntimeError("a bug in a job")
 
     pool.submit(fail)
-    wait_for(lambda: pool._idle == 1, 5, "the worker to survive and become idle")
+    wait_for(lambda: pool.idle_workers == 1, 5, "the worker to survive and become idle")
     done = threading.Event()
     pool.submit(done.set)
     assert done.wait(5)
