@@ -83,13 +83,22 @@ def receive_stream(url: str, listen: str, ask: str, data: Any, count: int, timeo
         stream = Stream()
         done = asyncio.Event()
 
+        def settled() -> None:
+            # Every event arrived, or the rest was reported dropped (a byte budget).
+            lost = sum(report.get("by_event", {}).get(listen, 0) for report in stream.dropped)
+            if len(stream.values) + lost >= count:
+                done.set()
+
         def on_event(value: Any) -> None:
             stream.arrivals.append(time.perf_counter())
             stream.values.append(keep(value))
-            if len(stream.values) == count:
-                done.set()
+            settled()
+
+        def on_dropped(report: Any) -> None:
+            stream.dropped.append(report)
+            settled()
         client.on(listen, on_event)
-        client.on("robotctl:push_dropped", stream.dropped.append)
+        client.on("robotctl:push_dropped", on_dropped)
         try:
             await asyncio.sleep(0.2)       # connect-time traffic settles first
             before()

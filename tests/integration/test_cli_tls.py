@@ -7,6 +7,8 @@ import base64
 import os
 import pty
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 
@@ -16,6 +18,15 @@ from gateway.cli import certificate
 from tests.appliance import REPO
 from tests.integration.cli_helpers import cli_env, command, ok, robotctl
 from tests.integration.tls_support import TOKEN, make_certificate, start_tls_appliance
+
+
+def dict_of_sans(cert) -> dict:
+    """The certificate's subjectAltName entries by kind ("DNS", "IP Address")."""
+    decoded = ssl._ssl._test_decode_cert(str(cert))     # the stdlib's own PEM reader
+    names: dict = {"DNS": set(), "IP Address": set()}
+    for kind, value in decoded.get("subjectAltName", ()):
+        names.setdefault(kind, set()).add(value)
+    return names
 
 
 def pinned_env(tmp_path, **extra):
@@ -121,6 +132,11 @@ def test_tls_enable_show_disable_on_a_configuration(tmp_path):
         "port": 8123, "tls_cert_file": str(cert), "tls_key_file": str(tmp_path / "tls" / "key.pem")}
     assert config_file.read_text().startswith("# my robot\n")
     assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o777 == 0o640
+    # Named for this machine, as clients reach it: host name, <host>.local, its addresses.
+    names = dict_of_sans(cert)
+    host = socket.gethostname().split(".")[0]
+    assert {host, host + ".local", "localhost"} <= names["DNS"], names
+    assert "127.0.0.1" in names["IP Address"], names
     shown = ok(robotctl("http://127.0.0.1:1", "--json", "tls", "show", **env))
     assert certificate.fingerprint(str(cert)) in shown
     again = ok(robotctl("http://127.0.0.1:1", "tls", "enable", **env))   # keeps the cert

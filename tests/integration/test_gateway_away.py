@@ -84,23 +84,29 @@ def test_pushes_dropped_while_no_gateway_is_connected_reach_the_clients(applianc
         client.disconnect()
 
 
-@pytest.mark.config(gateway={"ping_interval": 20, "ping_timeout": 60})
-def test_push_message_never_blocks_while_the_gateway_does_not_read(appliance, connect):
-    client = connect(events=(DROPPED, "flood", "deep"), ordered=True, wait_timeout=30)
-    ok(upload(client, "callpathbot"))
-    ok(client.call("start", {}, timeout=60))
-    gateway = appliance.gateway_pid()
-    replies = []
-    flood = threading.Thread(target=lambda: replies.append(
-        call(client, "bot", "flood", {"count": FLOOD}, timeout=300)))
-    flood.start()
+def freeze_gateway_until_pushes_drop(appliance, client) -> None:
+    """Once ``client`` sees a push flood, freeze the gateway until the executor drops pushes
+    (its queue is full), then let it go on."""
     wait_for(lambda: client.received["flood"], 30, "the flood to begin")
+    gateway = appliance.gateway_pid()
     os.kill(gateway, signal.SIGSTOP)
     try:
         appliance.wait_log(r"dropped a push of 'flood': the gateway is not reading events",
                            timeout=60)
     finally:
         os.kill(gateway, signal.SIGCONT)
+
+
+@pytest.mark.config(gateway={"ping_interval": 20, "ping_timeout": 60})
+def test_push_message_never_blocks_while_the_gateway_does_not_read(appliance, connect):
+    client = connect(events=(DROPPED, "flood", "deep"), ordered=True, wait_timeout=30)
+    ok(upload(client, "callpathbot"))
+    ok(client.call("start", {}, timeout=60))
+    replies = []
+    flood = threading.Thread(target=lambda: replies.append(
+        call(client, "bot", "flood", {"count": FLOOD}, timeout=300)))
+    flood.start()
+    freeze_gateway_until_pushes_drop(appliance, client)
     flood.join(330)     # the gateway then works through ~200,000 queued events
     result = ok(replies[0])
     # Blocked sends used to wait 1 s each once ZeroMQ's queue was full.
@@ -124,7 +130,6 @@ def test_print_never_blocks_while_the_gateway_does_not_read(appliance, connect):
     client = connect(events=("flood",), wait_timeout=30)
     ok(upload(client, "callpathbot"))
     ok(client.call("start", {}, timeout=60))
-    gateway = appliance.gateway_pid()
     replies = {}
 
     def run(name, args):
@@ -133,13 +138,7 @@ def test_print_never_blocks_while_the_gateway_does_not_read(appliance, connect):
                threading.Thread(target=run, args=("print_flood", {"seconds": 20}))]
     for thread in threads:
         thread.start()
-    wait_for(lambda: client.received["flood"], 30, "the flood to begin")
-    os.kill(gateway, signal.SIGSTOP)
-    try:
-        appliance.wait_log(r"dropped a push of 'flood': the gateway is not reading events",
-                           timeout=60)
-    finally:
-        os.kill(gateway, signal.SIGCONT)
+    freeze_gateway_until_pushes_drop(appliance, client)
     for thread in threads:
         thread.join(330)
     result = ok(replies["print_flood"])

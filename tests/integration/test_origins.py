@@ -15,7 +15,7 @@ import pytest
 import requests
 import socketio
 
-from tests.appliance import REPO
+from tests.appliance import FIXTURES, REPO
 from tests.integration.cli_helpers import ok, robotctl
 
 POLLING = "/socket.io/?EIO=4&transport=polling"
@@ -43,8 +43,10 @@ def test_listed_origins_add_to_the_gateways_own_pages(appliance):
         assert client.call("status", {}, timeout=30)["status"] == "success"
     finally:
         client.disconnect()
-    # The CLI.
+    # The CLI: looking, calling and deploying.
     assert "default" in ok(robotctl(appliance.url, "status"))
+    assert "standing" in ok(robotctl(appliance.url, "call", "sport_client", "StandUp"))
+    ok(robotctl(appliance.url, "deploy", str(FIXTURES / "testbot")))
 
 
 @pytest.mark.config(gateway={"cors_allowed_origins": [UI]})
