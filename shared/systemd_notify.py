@@ -16,6 +16,12 @@ class Notifier:
         if self._enabled:
             import sdnotify
             self._notifier = sdnotify.SystemdNotifier()
+            if self._notifier.socket is not None:
+                # A full notify queue (a stopped `make run` supervisor; the kernel queues only
+                # net.unix.max_dgram_qlen datagrams) must never block a main loop: the
+                # message is dropped instead (sdnotify ignores the error), and the next
+                # watchdog ping comes half a WatchdogSec later.
+                self._notifier.socket.setblocking(False)
         usec = os.environ.get("WATCHDOG_USEC")
         # systemd kills the unit after WatchdogSec without a ping; ping at half that.
         self.watchdog_interval: Optional[float] = int(usec) / 2e6 if usec else None
