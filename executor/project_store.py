@@ -18,33 +18,27 @@ The manifest format and its checks live in executor.release_manifest.
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 from executor.project_env import EnvironmentCache
 from executor.release_manifest import (
-    ORIGIN_DEFAULT, ORIGIN_UPLOAD, ManifestError, ProjectInfo, build_manifest, copy_project,
-    fsync_path, hash_files, read_info, stat_files, verify_release, write_manifest)
-from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME, ArchiveError
-from executor.zip_archive import ArchiveLimits, extract_project
+    ORIGIN_DEFAULT, ORIGIN_UPLOAD, ProjectInfo, build_manifest, copy_project,
+    fsync_path, hash_files, stat_files, verify_release, write_manifest)
+from executor.store_errors import StoreError, os_errors_reported, release_info
+from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME, ArchiveLimits
+from executor.zip_archive import extract_project
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PROJECT_NAME = "default"
 ADOPTED_PROJECT_NAME = "project"
 
-_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
-
-
-class StoreError(Exception):
-    """str(e) is a message for the user."""
 
 
 class ProjectStore:
@@ -83,7 +77,7 @@ class ProjectStore:
         is adopted as an upload. After a ``clean_exit`` of the previous executor, `current`
         is checked by size and modification time; otherwise (a crash, a boot) by its hashes.
         """
-        with self._lock, _os_errors_reported("preparing the project store"):
+        with self._lock, os_errors_reported("preparing the project store"):
             self._create_layout()
             self._remove_leftovers()
             self._install_default_if_missing()
@@ -104,11 +98,11 @@ class ProjectStore:
         lock: pip may take minutes, and the main loop takes the lock (mark_good)."""
         staged, environment = self._new_staging_path("upload"), None
         try:
-            with self._lock, _os_errors_reported("installing the project"):
+            with self._lock, os_errors_reported("installing the project"):
                 found = extract_project(zip_bytes, staged, limits)
-            with _os_errors_reported("installing the project's requirements"):
+            with os_errors_reported("installing the project's requirements"):
                 environment = environment_for(staged) if environment_for else None
-            with self._lock, _os_errors_reported("installing the project"):
+            with self._lock, os_errors_reported("installing the project"):
                 if found == DEFAULT_UPLOAD_NAME and name:
                     found = name
                 release = self._publish(staged, ORIGIN_UPLOAD, found, environment)
@@ -117,13 +111,13 @@ class ProjectStore:
             _remove_path(staged)  # a no-op once _publish has moved it
             self.environments.unpin(environment)
         log.info("installed uploaded project %r as %s", found, release.name)
-        return _read_info(release)
+        return release_info(release)
 
     def reseed_from_default(self) -> ProjectInfo:
         """Copy default/ into a new release (origin "default") and flip current to it."""
-        with self._lock, _os_errors_reported("installing the project"):
+        with self._lock, os_errors_reported("installing the project"):
             release = self._reseed(remember_previous=True)
-        return _read_info(release)
+        return release_info(release)
 
     def mark_good(self) -> ProjectInfo:
         """Point `last_good` at the release `current` points to, once it proved itself.
@@ -132,7 +126,7 @@ class ProjectStore:
         current release or it does not match its manifest (it must never become the
         fallback); last_good is then left as it was.
         """
-        with self._lock, _os_errors_reported("marking the project good"):
+        with self._lock, os_errors_reported("marking the project good"):
             release = self._current_release()
             problem = self._release_problem(release)
             if problem is not None:
@@ -140,14 +134,14 @@ class ProjectStore:
             if self._linked_release(self._last_good_link) != release:
                 self._flip_link(self._last_good_link, release)
                 log.info("marked release %s as the last good project", release.name)
-        return _read_info(release)
+        return release_info(release)
 
     def rollback(self) -> ProjectInfo:
         """Abandon the current release (a crash loop): flip `current` to last_good when that
         exists, matches its manifest and is not the current release; otherwise flip it to a
         fresh copy of default/. The abandoned release stays as `previous` for inspection.
         Returns the new current project."""
-        with self._lock, _os_errors_reported("rolling back the project"):
+        with self._lock, os_errors_reported("rolling back the project"):
             abandoned = self._linked_release(self.current_dir)
             why = "rolling back from release %s" % ("(none)" if abandoned is None
                                                     else abandoned.name)
@@ -158,11 +152,11 @@ class ProjectStore:
                 log.warning("re-seeding the current project from the default project: %s (%s)",
                             why, problem)
                 release = self._reseed(remember_previous=True)
-        return _read_info(release)
+        return release_info(release)
 
     def current_info(self) -> ProjectInfo:
         """The manifest of the release `current` points to; StoreError if there is none."""
-        return _read_info(self._current_release())
+        return release_info(self._current_release())
 
     def current_environment(self) -> Optional[str]:
         """The id of the environment the current release runs in, None if it has none."""
@@ -193,7 +187,7 @@ class ProjectStore:
 
     def _usable_info(self, release: Path, role: str) -> Optional[ProjectInfo]:
         try:
-            return _read_info(release)
+            return release_info(release)
         except StoreError as exc:
             log.warning("%s release %s is unusable: %s", role, release.name, exc)
             return None
@@ -391,13 +385,6 @@ class ProjectStore:
         return self._releases / target.name
 
 
-def _read_info(release: Path) -> ProjectInfo:
-    try:
-        return read_info(release)
-    except ManifestError as exc:
-        raise StoreError(str(exc)) from exc
-
-
 def _new_release_id(project_sha256: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     return "%s-%s-%s" % (stamp, project_sha256[:12], os.urandom(2).hex())
@@ -413,18 +400,3 @@ def _remove_path(path: Path) -> None:
         shutil.rmtree(str(path))
     elif path.is_symlink() or path.exists():
         path.unlink()
-
-
-@contextmanager
-def _os_errors_reported(doing: str) -> Iterator[None]:
-    """Turn OSErrors into StoreErrors, including ArchiveErrors that a failed write caused:
-    a full or read-only disk is the robot's problem, not the upload's."""
-    try:
-        yield
-    except (ArchiveError, OSError) as exc:
-        cause = exc.__cause__ if isinstance(exc, ArchiveError) else exc
-        if not isinstance(cause, OSError):
-            raise
-        if cause.errno in _DISK_FULL_ERRNOS:
-            raise StoreError("disk full while %s: %s" % (doing, cause.strerror)) from exc
-        raise StoreError("error while %s: %s" % (doing, exc)) from exc
