@@ -27,6 +27,8 @@ test: lint vermin test-unit test-integration test-browser test-debian test-syste
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gateway executor shared tests
+	@# What it checks and how strictly: [tool.mypy] in pyproject.toml.
+	$(VENV)/bin/mypy
 
 vermin: $(STAMP)
 	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --backport dataclasses --exclude-regex 'syntax_error/main\.py$$' --exclude-regex 'node_modules' gateway executor shared tests

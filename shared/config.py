@@ -82,6 +82,12 @@ class ConfigError(Exception):
 class Config:
     """Validated configuration: ``config.gateway.port``, ``config.ipc.command_socket``, …"""
 
+    # One namespace per SCHEMA section, set in __init__; their values are typed by SCHEMA at
+    # run time, so they are Any to mypy.
+    gateway: argparse.Namespace
+    executor: argparse.Namespace
+    ipc: argparse.Namespace
+
     def __init__(self, sections: Dict[str, Dict[str, Any]], path: Optional[Path],
                  given: FrozenSet[str] = frozenset()):
         self.path = path
@@ -194,7 +200,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def path_from_args(args: argparse.Namespace) -> str:
     """--config beats --dev beats $ROBOTCTL_CONFIG beats the system path."""
     if args.config:
-        return args.config
+        return str(args.config)
     if args.dev:
         return str(DEV_PATH)
     return os.environ.get(ENV_VAR) or DEFAULT_PATH

@@ -50,12 +50,12 @@ class Supervisor:
                       "executor-loaded"):
             _remove(os.path.join(run_dir, stale))   # a new run is a boot
         self.notify = NotifyListener(os.path.join(run_dir, "notify.sock"))
-        self.children: Dict[str, subprocess.Popen] = {}
+        self.children: Dict[str, subprocess.Popen[bytes]] = {}
         self.deadlines: Dict[str, float] = {}       # child -> when its watchdog fires
         self.watchdog_killed: Set[str] = set()
         self.exits: List[float] = []
 
-    def spawn(self, name: str) -> subprocess.Popen:
+    def spawn(self, name: str) -> subprocess.Popen[bytes]:
         env = dict(os.environ, PYTHONUNBUFFERED="1", NOTIFY_SOCKET=self.notify.path,
                    WATCHDOG_USEC=str(int(self.watchdog_sec * 1e6)))
         # Its own process group: Ctrl+C reaches the supervisor only, which stops the

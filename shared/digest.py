@@ -10,8 +10,8 @@ try:
     from _sha256 import sha256  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - Python 3.12+
     try:
-        from _sha2 import sha256  # type: ignore[import-not-found,no-redef]
+        from _sha2 import sha256  # type: ignore[import-not-found]
     except ImportError:
-        from hashlib import sha256  # type: ignore[no-redef]
+        from hashlib import sha256
 
 __all__ = ["sha256"]

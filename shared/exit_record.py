@@ -26,7 +26,8 @@ def path(run_dir: str, name: str) -> str:
 
 def run_dir_of(config: config_module.Config) -> str:
     """Where the runtime records live: beside the IPC sockets."""
-    return os.path.dirname(config.ipc.command_socket[len("ipc://"):])
+    address: str = config.ipc.command_socket
+    return os.path.dirname(address[len("ipc://"):])
 
 
 def from_wait_status(status: int, result: Optional[str] = None) -> List[str]:

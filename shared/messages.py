@@ -71,7 +71,7 @@ def encode_frames(header: Dict[str, Any]) -> List[bytes]:
         pass                          # binary inside (or a value JSON cannot carry at all)
     attachments: List[bytes] = []
 
-    def attach(value: Any) -> Dict[str, Any]:
+    def attach(value: Any) -> Any:      # a JSONEncoder.default hook
         if not isinstance(value, BINARY):
             return _encoder.default(value)       # raises the usual TypeError
         attachments.append(value if isinstance(value, bytes) else bytes(value))
@@ -139,7 +139,7 @@ class Request:
     kind = "request"
 
     def to_frames(self) -> List[bytes]:
-        header = {"t": self.kind, "id": self.id, "command": self.command,
+        header: Dict[str, Any] = {"t": self.kind, "id": self.id, "command": self.command,
                   "args": self.args, "instance": self.instance}
         if self.blob is not None:
             header["blob"] = self.blob

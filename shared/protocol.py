@@ -146,8 +146,9 @@ def parse_update(payload: Any) -> bytes:
     binary (a Socket.IO attachment: a browser's ArrayBuffer) or base64 text."""
     body = get_payload(payload)
     key = "data" if "data" in body else "zip_data"
-    if isinstance(body.get(key), bytes):
-        return body[key]
+    value = body.get(key)
+    if isinstance(value, bytes):
+        return value
     return decode_base64(get_str(body, key), key)
 
 

@@ -26,7 +26,7 @@ class SocketSpec:
     options: Dict[int, Any]
 
 
-_CONNECTING = {zmq.LINGER: 0, zmq.RECONNECT_IVL: 20, zmq.RECONNECT_IVL_MAX: 200}
+_CONNECTING: Dict[int, Any] = {zmq.LINGER: 0, zmq.RECONNECT_IVL: 20, zmq.RECONNECT_IVL_MAX: 200}
 
 LAYOUT: Dict[str, SocketSpec] = {
     "gateway.command": SocketSpec(zmq.ROUTER, "bind", "command_socket",
@@ -41,7 +41,8 @@ LAYOUT: Dict[str, SocketSpec] = {
 }
 
 
-def open_socket(context: zmq.Context, role: str, ipc: Any, **options: Any) -> zmq.Socket:
+def open_socket(context: zmq.Context[zmq.Socket[bytes]], role: str, ipc: Any,
+                **options: Any) -> zmq.Socket[bytes]:
     """Create the socket ``role`` of LAYOUT, apply its options, and bind or connect it.
 
     ``ipc`` is the config's ipc section; extra keyword options (e.g. ``routing_id=b"…"``)
@@ -64,12 +65,12 @@ def open_socket(context: zmq.Context, role: str, ipc: Any, **options: Any) -> zm
     return sock
 
 
-def peer_events(sock: zmq.Socket) -> zmq.Socket:
+def peer_events(sock: zmq.Socket[bytes]) -> zmq.Socket[bytes]:
     """A monitor socket that reports the peer connecting and disconnecting."""
     return sock.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
 
 
-def read_peer_event(monitor: zmq.Socket) -> int:
+def read_peer_event(monitor: zmq.Socket[bytes]) -> int:
     """Receive one monitor event and return its zmq.EVENT_* number."""
     return peer_event_number(monitor.recv_multipart())
 
