@@ -53,7 +53,8 @@ class ChunkedUploads:
         sha256 = protocol.get_str(body, "sha256").lower()
         if not _SHA256.match(sha256):
             raise ProtocolError("sha256 must be 64 hexadecimal digits")
-        name = body.get("name") if isinstance(body.get("name"), str) else "project.zip"
+        given_name = body.get("name")
+        name = given_name if isinstance(given_name, str) else "project.zip"
         current = self._upload
         if current is None or (current.size, current.sha256) != (size, sha256):
             self._upload = current = Upload(size, sha256, name)

@@ -64,7 +64,8 @@ def kernel_queue(sock: Optional[Any]) -> Optional[Tuple[int, int]]:
 
 
 def _ioctl_int(fd: int, request: int) -> int:
-    return struct.unpack("i", fcntl.ioctl(fd, request, b"\0\0\0\0"))[0]
+    value: int = struct.unpack("i", fcntl.ioctl(fd, request, b"\0\0\0\0"))[0]
+    return value
 
 
 def cut(sock: Optional[Any]) -> bool:

@@ -86,7 +86,7 @@ class ExecutorLink:
                                             "restarted" % e.strerror)
         try:
             return instance, done.wait(timeout) or protocol.error(
-                "no reply from the executor within %g s" % timeout)
+                "no reply from the executor within %g s" % (timeout or 0))  # None never times out
         finally:
             self._pending.pop(request_id, None)
 

@@ -21,7 +21,7 @@ RELAY_BATCH = 100
 
 
 class HubReader:
-    def __init__(self, sock: zmq.Socket, handle: Callable[[List[bytes]], None],
+    def __init__(self, sock: zmq.Socket[bytes], handle: Callable[[List[bytes]], None],
                  batch: int = RELAY_BATCH):
         self._sock, self._handle, self._batch = sock, handle, batch
         self._hub = eventlet.hubs.get_hub()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import collections
 import ipaddress
 import socket
-from typing import Any, Dict, Iterable, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, OrderedDict, Union
 
 from shared.config import ConfigError
 
@@ -79,7 +79,7 @@ class OriginPolicy:
                 "(gateway.auth_token_file), which is not set")
         # Without a token nothing else stops DNS rebinding, so the Host is checked then.
         self.hosts: Optional[List[str]] = None if auth_required else local_host_names(allowed_hosts)
-        self._logged: Dict[str, None] = collections.OrderedDict()  # oldest first
+        self._logged: OrderedDict[str, None] = collections.OrderedDict()  # oldest first
 
     def check(self, environ: Dict[str, Any]) -> None:
         """Raise Refusal if this request may not be served."""

@@ -123,6 +123,7 @@ class ClientQueue:
                 self.backlog.data and now - self._reported_at < DROP_REPORT_INTERVAL):
             return
         report = self.backlog.take_drop_report()
+        assert report is not None       # something was dropped (checked above)
         self._reported_at = now
         log.warning("client %s is too slow: dropped %d events", self.address, report["count"])
         self._sio.emit(protocol.PUSH_DROPPED, report, to=self.sid)

@@ -31,7 +31,7 @@ class TlsConfigError(Exception):
 
 def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     """A server context for the certificate and key; TlsConfigError naming the file."""
-    context = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context: ssl.SSLContext = green_ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert_file, key_file)

@@ -40,7 +40,7 @@ class TokenWatch:
 
         watch = self
 
-        class Wake(FileSystemEventHandler):  # type: ignore[misc]
+        class Wake(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
                 paths = (getattr(event, "src_path", ""), getattr(event, "dest_path", ""))
                 if watch.path in [os.fsdecode(p) for p in paths if p]:

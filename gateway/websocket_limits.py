@@ -23,7 +23,7 @@ MESSAGE_TOO_BIG = 1009      # RFC 6455 close status
 def install() -> bool:
     """Log oversized messages; True once the hook is in place. Idempotent."""
     from eventlet import websocket
-    cls = getattr(websocket, "RFC6455WebSocket", None)
+    cls: Any = getattr(websocket, "RFC6455WebSocket", None)
     close = getattr(cls, "close", None)
     if close is None:
         log.warning("eventlet has no RFC6455WebSocket.close; oversized messages are not logged")

@@ -55,7 +55,7 @@ def install() -> bool:
     except ImportError:
         log.warning("eventlet.websocket is not importable; websocket unmasking not patched")
         return False
-    cls = getattr(websocket, "RFC6455WebSocket", None)
+    cls: Any = getattr(websocket, "RFC6455WebSocket", None)
     current = cls.__dict__.get("_apply_mask") if cls is not None else None
     if isinstance(current, staticmethod) and getattr(current.__func__, "robotctl_fast_unmask", False):
         return True
@@ -88,7 +88,7 @@ def get_bytes(self: Any, numbytes: int) -> bytes:
 
 
 def _small_read(sock: Any, numbytes: int, closed: Any) -> bytes:
-    data = sock.recv(numbytes)
+    data: bytes = sock.recv(numbytes)
     while len(data) < numbytes:      # rare: a header split across reads
         more = sock.recv(numbytes - len(data))
         if not more:

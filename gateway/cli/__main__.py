@@ -133,7 +133,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     output = Output(args.json)
     try:
         settings = resolve(args)
-        return args.handler(args, settings, output)
+        code: int = args.handler(args, settings, output)
+        return code
     except CliError as e:
         output.error(e)
         return e.exit_code

@@ -228,7 +228,8 @@ def refusal_error(refusal: Any, fallback: str, settings: Settings) -> CliError:
         if settings.url.startswith("http://") and speaks_tls(settings.url):
             reason += "; this port speaks TLS: use https://%s" % settings.url[len("http://"):]
         return CliError(CONNECT, "cannot connect to %s: %s" % (settings.url, reason))
-    data = refusal.get("data") if isinstance(refusal.get("data"), dict) else {}
+    given_data = refusal.get("data")
+    data = given_data if isinstance(given_data, dict) else {}
     message = str(refusal.get("message") or data.get("code") or "refused")
     if data.get("code") == protocol.UNAUTHORIZED:
         return CliError(UNAUTHORIZED, "%s refused the connection: %s; %s"

@@ -6,7 +6,7 @@ field still gets a readable answer rather than a traceback.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from gateway.cli.output import dumps
 from gateway.cli.progress import size
@@ -94,7 +94,7 @@ def restart(info: Optional[Dict[str, Any]]) -> str:
     return "%s%s at %s" % (info.get("reason", "?"), detail, when(info.get("time")))
 
 
-def table(rows: List[tuple]) -> str:
+def table(rows: List[Tuple[str, str]]) -> str:
     width = max(len(label) for label, _ in rows)
     return "\n".join("%-*s  %s" % (width, label, text) for label, text in rows)
 

@@ -12,7 +12,7 @@ import re
 import secrets
 import shutil
 import subprocess
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from gateway import avahi_advert
 from gateway.cli import certificate, trust
@@ -59,7 +59,7 @@ def _load(path: str) -> config.Config:
         raise CliError(APP_ERROR, str(e)) from None
 
 
-def _certificate(config_file: str, renew: bool, output: Output) -> tuple:
+def _certificate(config_file: str, renew: bool, output: Output) -> Tuple[str, str]:
     """The robot's certificate and key next to the configuration, made when missing."""
     folder = os.path.join(os.path.dirname(os.path.abspath(config_file)), "tls")
     cert, key = os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem")

@@ -84,7 +84,10 @@ def fetch_certificate(url: str, timeout: float) -> bytes:
     try:
         with socket.create_connection((parts.hostname, parts.port or 443), timeout) as raw:
             with context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
-                return tls.getpeercert(binary_form=True)
+                der = tls.getpeercert(binary_form=True)
+        if der is None:     # a peer without a certificate (anonymous cipher suites)
+            raise CliError(CONNECT, "%s presented no certificate over TLS" % url)
+        return der
     except (OSError, ssl.SSLError) as e:
         raise CliError(CONNECT, "cannot connect to %s over TLS: %s" % (url, e)) from None
 
