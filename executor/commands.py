@@ -15,7 +15,7 @@ from executor import project_env
 from executor.calls import Result, failed, ok
 from executor.python_runtime import CallError, LoadError
 from executor.zip_archive import ArchiveError, ArchiveLimits
-from executor.project_store import StoreError
+from executor.store_errors import StoreError
 from executor.release_manifest import hash_files, project_hash
 from shared import messages
 

@@ -134,7 +134,7 @@ class DefaultWatch:
         request = messages.Request(self._next_id(), command, {})
         self._socket.send_multipart(request.to_frames())
         deadline = time.monotonic() + REPLY_TIMEOUT
-        while self._socket.poll(max(0.0, deadline - time.monotonic()) * 1000):
+        while self._socket.poll(int(max(0.0, deadline - time.monotonic()) * 1000)):
             try:
                 reply = messages.decode(self._socket.recv_multipart())
             except messages.MessageError as e:

@@ -33,8 +33,8 @@ LOCK_SLICE_MS = 5
 
 
 class EventChannel:
-    def __init__(self, sock: zmq.Socket):
-        self._sock: Optional[zmq.Socket] = sock
+    def __init__(self, sock: zmq.Socket[bytes]):
+        self._sock: Optional[zmq.Socket[bytes]] = sock
         self._lock = threading.Lock()
         self._gateway_present = True     # until the socket monitor says otherwise
         self._dropped: Counter[str] = collections.Counter()
@@ -163,7 +163,8 @@ def _encoded(message: Any, data: Any) -> List[bytes]:
     bound (which every JSON codec on the way to the client can carry)."""
     if nesting.too_deep(data):
         raise RecursionError(nesting.describe())
-    return message.to_frames()
+    frames: List[bytes] = message.to_frames()
+    return frames
 
 
 def _json_problem(error: Exception, data: Any) -> str:

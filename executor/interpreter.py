@@ -38,7 +38,8 @@ def runtime(envs: Path, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     site-packages, which a project environment adds to its path. In a project
     environment, as recorded by the environment (``record``: its marker)."""
     if record is not None and isinstance(record.get("runtime"), dict):
-        return record["runtime"]
+        recorded: Dict[str, Any] = record["runtime"]
+        return recorded
     if sys.prefix == sys.base_prefix:
         return {"python": sys.executable, "site": []}
     return {"python": sys.executable,
@@ -51,7 +52,8 @@ def take_handover() -> Optional[Dict[str, Any]]:
     if text is None:
         return None
     try:
-        return json.loads(text)
+        handover: Dict[str, Any] = json.loads(text)
+        return handover
     except ValueError:
         log.error("ignored an unreadable start-up hand-over")
         return None

@@ -77,8 +77,10 @@ def public_methods(value: Any) -> List[Tuple[str, Callable[..., Any], bool]]:
 
 
 def _defined_in(module_name: str, project_dir: Path) -> bool:
-    source = getattr(sys.modules.get(module_name), "__file__", None)
-    return bool(source) and inside(source, project_dir)
+    source: Optional[str] = getattr(sys.modules.get(module_name), "__file__", None)
+    if not source:
+        return False
+    return inside(source, project_dir)
 
 
 def inside(filename: str, directory: Path) -> bool:

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from executor import interpreter
-from executor.project_store import ProjectInfo, ProjectStore, StoreError
+from executor.project_store import ProjectStore
+from executor.release_manifest import ProjectInfo
+from executor.store_errors import StoreError
 from executor.restart_history import RestartHistory, restart
 
 log = logging.getLogger(__name__)

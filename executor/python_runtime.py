@@ -158,7 +158,8 @@ class PythonProject:
         if obj is None:
             if method not in functions:
                 raise CallError("unknown function %r: %s" % (method, _callable(objects, functions)))
-            return functions[method]
+            found: Callable[..., Any] = functions[method]
+            return found
         if obj not in objects:
             raise CallError("unknown object %r: %s" % (obj, _callable(objects, functions)))
         target = objects[obj]
@@ -166,7 +167,8 @@ class PythonProject:
         if method not in methods:
             raise CallError("unknown method %r of %s (%s); its methods are: %s"
                             % (method, obj, type(target).__name__, ", ".join(methods) or "none"))
-        return getattr(target, method)
+        bound_method: Callable[..., Any] = getattr(target, method)
+        return bound_method
 
     def stop_hooks(self) -> List[Tuple[str, Callable[[], Any]]]:
         return stoppable_objects(vars(self._module)) if self._module is not None else []

@@ -122,7 +122,7 @@ def load_manifest(release: Path) -> Dict[str, Any]:
     """The manifest of release, checked for shape; ManifestError says what is wrong."""
     try:
         with open(str(release / MANIFEST_NAME), encoding="utf-8") as stream:
-            manifest = json.load(stream)
+            manifest: Dict[str, Any] = json.load(stream)
     except FileNotFoundError:
         raise ManifestError("the manifest of release %s is missing" % release.name) from None
     except (OSError, ValueError) as exc:

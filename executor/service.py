@@ -49,7 +49,7 @@ class ExecutorService:
         self._context = zmq.Context()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
-        self._sockets: List[zmq.Socket] = []
+        self._sockets: List[zmq.Socket[bytes]] = []
         # A controller that leaves while the project imports gets its stop hooks once the
         # import completes (they do not exist before).
         self._load_state = threading.Lock()
@@ -78,7 +78,7 @@ class ExecutorService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: None)   # the wakeup fd tells the main loop
 
-    def _open(self, role: str, **options: Any) -> zmq.Socket:
+    def _open(self, role: str, **options: Any) -> zmq.Socket[bytes]:
         sock = sockets.open_socket(self._context, role, self.config.ipc, **options)
         self._sockets.append(sock)
         return sock
@@ -104,7 +104,7 @@ class ExecutorService:
         while self._exit_reason is None:
             timeout = earliest(self.calls.expire(), self.notifier.seconds_to_next_ping(),
                            self.lifecycle.check_good())
-            ready = dict(poller.poll(None if timeout is None else timeout * 1000))
+            ready = dict(poller.poll(None if timeout is None else int(timeout * 1000)))
             self.notifier.watchdog()
             if self.command in ready:
                 self._drain_commands()

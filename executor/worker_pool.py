@@ -15,7 +15,7 @@ from typing import Callable, List, Optional
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], None]
+Job = Callable[[], object]      # its result is ignored
 
 
 class _Worker:

@@ -19,7 +19,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, FrozenSet, Iterator, List, Set, Tuple
+from typing import IO, FrozenSet, Iterator, List, Set, Tuple
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,7 @@ def _extract_file(archive: zipfile.ZipFile, entry: _Entry, dest: Path,
         raise ArchiveError("entry '%s' cannot be read: %s" % (shown, exc)) from exc
 
 
-def _write_file(path: Path, source: BinaryIO, budget: _ByteBudget) -> None:
+def _write_file(path: Path, source: IO[bytes], budget: _ByteBudget) -> None:
     # O_EXCL|O_NOFOLLOW: never write through something that already exists at the path.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(str(path), flags, _FILE_MODE)
@@ -317,7 +317,7 @@ def _write_file(path: Path, source: BinaryIO, budget: _ByteBudget) -> None:
         os.close(fd)
 
 
-def _copy_metered(source: BinaryIO, fd: int, budget: _ByteBudget) -> None:
+def _copy_metered(source: IO[bytes], fd: int, budget: _ByteBudget) -> None:
     """Copy in blocks, charging each block to the budget before it reaches the disk."""
     while True:
         block = source.read(_BLOCK_SIZE)

@@ -6,12 +6,17 @@ the executor's budget on a robot. The interpreter's own ``_sha256`` (``_sha2`` f
 """
 from __future__ import annotations
 
-try:
-    from _sha256 import sha256  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - Python 3.12+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # typeshed has no stubs for _sha256/_sha2: mypy sees hashlib's (same API)
+    from hashlib import sha256
+else:
     try:
-        from _sha2 import sha256  # type: ignore[import-not-found]
-    except ImportError:
-        from hashlib import sha256
+        from _sha256 import sha256
+    except ImportError:  # pragma: no cover - Python 3.12+
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
 
 __all__ = ["sha256"]
