@@ -79,4 +79,4 @@ $(CONSOLE_JS): gateway/console/package-lock.json
 	cd gateway/console && npm ci --no-audit --no-fund && mkdir -p vendor && cp node_modules/socket.io-client/dist/socket.io.min.js vendor/
 
 clean:
-	rm -rf $(VENV) .run dist .pytest_cache
+	rm -rf $(VENV) .run dist .pytest_cache .mypy_cache

@@ -73,6 +73,10 @@ def b64(data: bytes) -> str:
 class Appliance:
     """``make run`` in miniature, started with this interpreter (venv or Debian's python3)."""
 
+    # Set on a TLS appliance by tests/integration/tls_support.start_tls_appliance.
+    cafile: str
+    fingerprint: str
+
     def __init__(self, root: Path, supervisor_args: Sequence[str] = (), **overrides: Dict[str, Any]):
         self.root = root
         self.supervisor_args = list(supervisor_args)

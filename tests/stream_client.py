@@ -14,7 +14,7 @@ import argparse
 import json
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import socketio
 
@@ -90,7 +90,7 @@ def watch(args: argparse.Namespace) -> Dict[str, Any]:
     return result
 
 
-def call(client: socketio.Client, obj: str, method: str, args: Any, timeout: float = 30) -> Any:
+def call(client: socketio.Client, obj: Optional[str], method: str, args: Any, timeout: float = 30) -> Any:
     return client.call("process", {"params": {"object": obj, "method": method, "args": args}},
                        timeout=timeout)
 

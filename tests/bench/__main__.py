@@ -109,7 +109,7 @@ def main() -> int:
             t = time.monotonic()
             try:
                 module = importlib.import_module("tests.bench." + name)
-                new = module.run(ctx)      # type: ignore[attr-defined]
+                new = module.run(ctx)
             except Exception:
                 failures += 1
                 traceback.print_exc()

@@ -181,5 +181,7 @@ def naive_worker(address: str) -> None:
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"echo": echo, "emit": emit, "frames": frames, "upload": upload, "stream": stream,
-     "router": router, "rep": rep, "naive": naive, "naive_worker": naive_worker}[command](*args)
+    programs: Dict[str, Any] = {"echo": echo, "emit": emit, "frames": frames, "upload": upload,
+                                "stream": stream, "router": router, "rep": rep, "naive": naive,
+                                "naive_worker": naive_worker}
+    programs[command](*args)

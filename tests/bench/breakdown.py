@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import yaml
 import zmq
@@ -24,7 +24,7 @@ CALL = {"object": "sport_client", "method": "GetState", "args": None}
 def _executor_alone(rounds: int) -> Tuple[List[float], float]:
     """The round trips, and the executor's CPU per call over them."""
     workdir = tempfile.mkdtemp(prefix="rcx-", dir="/tmp")
-    config = {"gateway": {"auth_token_file": None},
+    config: Dict[str, Dict[str, Any]] = {"gateway": {"auth_token_file": None},
               "executor": {"projects_dir": workdir + "/projects"},
               "ipc": {"command_socket": "ipc://%s/cmd" % workdir,
                       "callback_socket": "ipc://%s/cb" % workdir}}

@@ -22,7 +22,7 @@ from tests.integration.tls_support import TOKEN, make_certificate, start_tls_app
 
 def dict_of_sans(cert) -> dict:
     """The certificate's subjectAltName entries by kind ("DNS", "IP Address")."""
-    decoded = ssl._ssl._test_decode_cert(str(cert))     # the stdlib's own PEM reader
+    decoded = ssl._ssl._test_decode_cert(str(cert))  # type: ignore[attr-defined]  # the stdlib's PEM reader
     names: dict = {"DNS": set(), "IP Address": set()}
     for kind, value in decoded.get("subjectAltName", ()):
         names.setdefault(kind, set()).add(value)

@@ -14,7 +14,9 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence, TypeVar
+
+T = TypeVar("T")
 
 SUITE = "bookworm"
 # Only the host's own apt sources: the rootfs reaches Debian exactly as the host does.
@@ -48,7 +50,7 @@ def missing_prerequisites() -> List[str]:
     return reasons
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
+def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
     """Poll `predicate` until it returns something truthy; fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:

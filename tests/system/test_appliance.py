@@ -8,7 +8,7 @@ import uuid
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Optional
 
 import socketio
 
@@ -35,7 +35,7 @@ def connected(box: Appliance, events=()) -> Iterator[socketio.Client]:
         client.disconnect()
 
 
-def call(client: socketio.Client, obj: str, method: str, args: Any = None) -> Dict[str, Any]:
+def call(client: socketio.Client, obj: Optional[str], method: str, args: Any = None) -> Dict[str, Any]:
     params = {"object": obj, "method": method, "args": {} if args is None else args}
     return client.call("process", {"params": params}, timeout=60)
 

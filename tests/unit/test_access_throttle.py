@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable, List, Tuple
 
 from gateway.access_throttle import LIMIT, PERIOD, AccessThrottle
 
@@ -9,7 +10,7 @@ from gateway.access_throttle import LIMIT, PERIOD, AccessThrottle
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
-        self.timers = []
+        self.timers: List[Tuple[float, Callable[[], None]]] = []
 
     def __call__(self) -> float:
         return self.now

@@ -31,7 +31,7 @@ def wire():
 
 
 def replies(pull: zmq.Socket, count: int, timeout_ms: int = 10000) -> list:
-    got = []
+    got: list = []
     while len(got) < count and pull.poll(timeout_ms):
         got.append(messages.decode(pull.recv_multipart()))
     return got

@@ -73,7 +73,8 @@ def project(pushes: Pushes, monkeypatch):
     project's folder first on sys.path."""
     monkeypatch.syspath_prepend(str(MAIN.parent))
     spec = importlib.util.spec_from_file_location("default_project_%s" % uuid.uuid4().hex, MAIN)
-    module = importlib.util.module_from_spec(spec)
+    assert spec is not None and spec.loader is not None
+    module: Any = importlib.util.module_from_spec(spec)
     module.push_message = pushes
     spec.loader.exec_module(module)
     assert module.push_message is None  # the placeholder the project declares

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from executor.project_store import ProjectInfo, ProjectStore, StoreError
-from executor.release_manifest import MANIFEST_NAME
+from executor.project_store import ProjectStore
+from executor.release_manifest import MANIFEST_NAME, ProjectInfo
+from executor.store_errors import StoreError
 from tests.unit.conftest import (DEFAULT_FILES, LIMITS, assert_reseeded, expected_hash,
                                  make_zip, releases)
 

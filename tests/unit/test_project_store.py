@@ -11,8 +11,9 @@ from typing import Dict, Iterator
 
 import pytest
 
-from executor.project_store import ProjectInfo, ProjectStore, StoreError
-from executor.release_manifest import MANIFEST_NAME
+from executor.project_store import ProjectStore
+from executor.release_manifest import MANIFEST_NAME, ProjectInfo
+from executor.store_errors import StoreError
 from executor.zip_archive import ArchiveError
 from tests.tmpfs import mounted_tmpfs
 from tests.unit.conftest import (DEFAULT_FILES, LIMITS, MiB, assert_reseeded, expected_hash,

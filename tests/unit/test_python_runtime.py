@@ -7,7 +7,7 @@ import textwrap
 import threading
 import types
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pytest
 
@@ -69,7 +69,7 @@ def names(hooks: List[Tuple[str, Any]]) -> List[str]:
 def test_instances_are_stopped_not_classes_modules_or_functions():
     motor, other = Motor(), Motor()
     fake_module = types.ModuleType("fake")
-    fake_module.stop = lambda: None      # type: ignore[attr-defined]
+    fake_module.stop = lambda: None
     namespace = {
         "motor": motor, "other": other, "nothing": NoStop(), "ClassWithStop": ClassWithStop,
         "Motor": Motor, "StaticStop": StaticStop, "fake": fake_module, "os": os,
@@ -140,7 +140,7 @@ def make_project(root: Path, files: dict) -> Path:
     return root
 
 
-def load(root: Path, pushes: list = None) -> PythonProject:
+def load(root: Path, pushes: Optional[list] = None) -> PythonProject:
     project = PythonProject(root, lambda event, data: (pushes if pushes is not None else []).append(
         (event, data)))
     project.load()

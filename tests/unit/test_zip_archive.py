@@ -321,6 +321,7 @@ def test_disk_full_is_reported_and_cleaned_up(small_tmpfs: Path) -> None:
     with pytest.raises(ArchiveError) as caught:
         extract_project(data, dest, LIMITS)
     assert str(caught.value) == "disk full while writing 'big.bin'"
+    assert isinstance(caught.value.__cause__, OSError)
     assert caught.value.__cause__.errno == errno.ENOSPC
     assert list(small_tmpfs.iterdir()) == []
 
