@@ -146,7 +146,7 @@ class CallTracker:
                 log.warning("%s exceeded max_execution_time (%g s)", call.label, call.limit)
                 self._finish(call, failed("%s did not finish within max_execution_time (%g s); "
                                           "it keeps running in the background"
-                                          % (call.label, call.limit or 0)))  # late: timed
+                                          % (call.label, call.limit or 0)))  # a late call has a limit
         with self._timed_lock:
             nearest = [next(iter(calls)).deadline for calls in self._timed.values() if calls]
         return max(0.0, min(nearest) - now) if nearest else None
