@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -28,6 +29,9 @@ def appliance(tmp_path, request) -> Iterator[Appliance]:
     app = Appliance(tmp_path, **overrides).start()
     yield app
     app.stop()
+    # A gateway callback that failed or broke its contract (gateway.callbacks) fails the test.
+    broken = [line for line in app.log.splitlines() if re.search(r"callback \S+ for .* failed", line)]
+    assert not broken, "a gateway callback failed:\n" + "\n".join(broken)
 
 
 @pytest.fixture
