@@ -25,7 +25,7 @@ from executor.project_types import open_project
 from executor.python_runtime import LoadError
 from executor.restart_history import RestartHistory
 from executor.worker_pool import WorkerPool
-from shared import messages, protocol, sockets
+from shared import exit_record, messages, protocol, sockets
 from shared.config import Config
 from shared.systemd_notify import Notifier
 from shared.timeouts import earliest
@@ -42,7 +42,7 @@ class ExecutorService:
         self.started = time.time()
         self.notifier = Notifier()
         self.store = ProjectStore(Path(config.executor.projects_dir), BUNDLED_DEFAULT)
-        run_dir = Path(config.ipc.command_socket[len("ipc://"):]).parent
+        run_dir = Path(exit_record.run_dir_of(config))
         self.lifecycle = Lifecycle(self.store, RestartHistory(run_dir), config.executor)
         self.pool = WorkerPool()
         self.notice = ""        # told in the reply of the next call (e.g. a rollback)

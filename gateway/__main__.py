@@ -1,20 +1,17 @@
 """``python3 -m gateway``: the Socket.IO server."""
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
 from gateway import lean_imports, websocket_limits, websocket_unmask
 from shared import config as config_module
-from shared import logsetup
+from shared import logsetup, startup
 
 
 def main() -> int:
     lean_imports.install()    # first: before eventlet and socketio are imported
-    parser = argparse.ArgumentParser(prog="python3 -m gateway", description=__doc__)
-    config_module.add_arguments(parser)
-    args = parser.parse_args()
+    args = startup.arguments("python3 -m gateway", __doc__)
     logsetup.setup("gateway")
     log = logging.getLogger("gateway")
     from gateway.server import Gateway
@@ -27,7 +24,7 @@ def main() -> int:
         gateway = Gateway(config)
     except (config_module.ConfigError, TokenFileError, TlsConfigError) as e:
         log.critical("configuration error: %s", e)
-        return 78   # EX_CONFIG
+        return startup.EX_CONFIG
     gateway.serve()
     return 0
 
