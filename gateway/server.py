@@ -108,7 +108,9 @@ class Gateway:
     def _watch_token(self) -> None:
         path = self.config.gateway.auth_token_file
         if path is not None:
-            TokenWatch(path, read_token(path) or "", self._token_rotated).start()
+            watch = TokenWatch(path, read_token(path) or "")
+            watch.on_new_token.add("gateway.token_rotated", self._token_rotated)
+            watch.start()
 
     def _token_rotated(self, token: str) -> None:
         """Admit with the new token; every client admitted with the old one must go."""
