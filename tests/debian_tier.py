@@ -11,6 +11,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from typing import List
 
 EXPECTED = {"socketio": "5.7", "eventlet": "0.33", "zmq": "24."}
 # module -> the Debian package that provides it (the tier's part of .ci/run's list)
@@ -32,7 +33,7 @@ def version(module: str) -> str:
     return __import__(module).__version__
 
 
-def missing_packages() -> list:
+def missing_packages() -> List[str]:
     return [package for module, package in PACKAGES.items()
             if importlib.util.find_spec(module) is None]
 
