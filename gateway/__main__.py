@@ -5,7 +5,6 @@ import logging
 import sys
 
 from gateway import lean_imports, websocket_limits, websocket_unmask
-from shared import config as config_module
 from shared import logsetup, startup
 
 
@@ -17,12 +16,15 @@ def main() -> int:
     from gateway.server import Gateway
     from gateway.sessions import TokenFileError
     from gateway.tls import TlsConfigError
+    config = startup.load_config(args, lambda problem: log.critical("configuration error: %s",
+                                                                    problem))
+    if config is None:
+        return startup.EX_CONFIG
     try:
-        config = config_module.load(config_module.path_from_args(args))
         websocket_unmask.install()
         websocket_limits.install()
         gateway = Gateway(config)
-    except (config_module.ConfigError, TokenFileError, TlsConfigError) as e:
+    except (TokenFileError, TlsConfigError) as e:
         log.critical("configuration error: %s", e)
         return startup.EX_CONFIG
     gateway.serve()
