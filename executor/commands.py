@@ -1,30 +1,29 @@
 """The executor's command handlers, registered in one table.
 
 Adding a command is one handler and one entry in COMMANDS. A handler runs on a worker thread,
-takes the service and the request, and returns a ``calls.Result``; an exception it raises
-becomes an error reply with the exception's type, text and the user's line.
+takes a ``CommandContext`` (executor.command_context: all a handler may use) and the request,
+and returns a ``calls.Result``; an exception it raises becomes an error reply with the
+exception's type, text and the user's line.
 """
 from __future__ import annotations
 
 import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from executor import project_env
 from executor.calls import Result, failed, ok
+from executor.command_context import CommandContext
 from executor.python_runtime import CallError, LoadError
 from executor.zip_archive import ArchiveError, ArchiveLimits
 from executor.store_errors import StoreError
 from executor.release_manifest import hash_files, project_hash
 from shared import messages
 
-if TYPE_CHECKING:
-    from executor.service import ExecutorService
-
 log = logging.getLogger(__name__)
 
-Handler = Callable[["ExecutorService", messages.Request], Result]
+Handler = Callable[[CommandContext, messages.Request], Result]
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,14 @@ class Command:
     user_call: bool = False
 
 
-def start(service: "ExecutorService", request: messages.Request) -> Result:
+def start(ctx: CommandContext, request: messages.Request) -> Result:
     """Import the current project (idempotent)."""
     try:
-        imported = service.load_project()
+        imported = ctx.load_project()
     except LoadError as e:
-        return failed(str(e), {"error": e.details, "project": service.project_info()})
-    data = service.project_info()
-    missing = service.project.missing_requirements()
+        return failed(str(e), {"error": e.details, "project": ctx.project_info()})
+    data = ctx.project_info()
+    missing = ctx.project.missing_requirements()
     data["missing_requirements"] = missing
     message = "Project started" if imported else "Project already started"
     if missing:
@@ -50,23 +49,23 @@ def start(service: "ExecutorService", request: messages.Request) -> Result:
     return ok(message, data)
 
 
-def _load_on_first_use(service: "ExecutorService", request: messages.Request) -> Optional[Result]:
+def _load_on_first_use(ctx: CommandContext, request: messages.Request) -> Optional[Result]:
     """Load the project if it is not loaded yet; the failed start's Result if it cannot be."""
-    if service.project.loaded:
+    if ctx.project.loaded:
         return None
-    result = start(service, request)
+    result = start(ctx, request)
     return result if result.status != "success" else None
 
 
-def process(service: "ExecutorService", request: messages.Request) -> Result:
+def process(ctx: CommandContext, request: messages.Request) -> Result:
     """Call ``object.method(args)`` on the project, loading it first if needed."""
     args = request.args
     obj, method, call_args = args.get("object"), args["method"], args.get("args")
-    refused = _load_on_first_use(service, request)
+    refused = _load_on_first_use(ctx, request)
     if refused is not None:
         return refused
     try:
-        function = service.project.resolve(obj, method)
+        function = ctx.project.resolve(obj, method)
     except CallError as e:
         return failed(str(e))
     if isinstance(call_args, dict):
@@ -78,36 +77,36 @@ def process(service: "ExecutorService", request: messages.Request) -> Result:
     return ok("%s.%s returned" % (obj or "main", method), value)
 
 
-def describe(service: "ExecutorService", request: messages.Request) -> Result:
+def describe(ctx: CommandContext, request: messages.Request) -> Result:
     """The loaded project's objects and methods (loading it first if needed, unless the
     gateway asks not to: an observer's describe must never run user code)."""
-    if not service.project.loaded and request.args.get("load") is False:
+    if not ctx.project.loaded and request.args.get("load") is False:
         return ok("the project is not loaded; start it to see its objects",
-                  {"project": service.project_info(), "loaded": False, "objects": [],
-                   "functions": [], "environment": _current_environment(service)})
-    refused = _load_on_first_use(service, request)
+                  {"project": ctx.project_info(), "loaded": False, "objects": [],
+                   "functions": [], "environment": _current_environment(ctx)})
+    refused = _load_on_first_use(ctx, request)
     if refused is not None:
         return refused
-    data = dict(service.project.describe(), project=service.project_info(), loaded=True,
-                environment=_current_environment(service))
+    data = dict(ctx.project.describe(), project=ctx.project_info(), loaded=True,
+                environment=_current_environment(ctx))
     return ok("project description", data)
 
 
-def _current_environment(service: "ExecutorService") -> Optional[Dict[str, Any]]:
+def _current_environment(ctx: CommandContext) -> Optional[Dict[str, Any]]:
     """The current project's environment: its id, distributions and size; None if none."""
-    store = service.store
+    store = ctx.store
     return store.environments.describe(store.current_environment())
 
 
-def update(service: "ExecutorService", request: messages.Request) -> Result:
+def update(ctx: CommandContext, request: messages.Request) -> Result:
     """Install the uploaded zip as the current project, then exit to be restarted."""
     if request.blob is None:
         return failed("update: no archive was sent")
-    settings = service.config.executor
+    settings = ctx.settings
     limits = ArchiveLimits(settings.max_project_size, settings.max_project_files)
     env_settings = project_env.Settings(settings.requirements, settings.install_timeout,
                                         settings.max_project_size)
-    store = service.store
+    store = ctx.store
     try:
         info = store.install_upload(
             request.blob, limits, _upload_name(request.args),
@@ -116,7 +115,7 @@ def update(service: "ExecutorService", request: messages.Request) -> Result:
         return failed("update rejected: %s" % e)
     log.info("installed uploaded project %s (%s); restarting to load it", info.name, info.sha256[:12])
     return ok("Project updated; the executor restarts to load it", info.to_dict(),
-              after_reply=lambda: service.request_exit("update"))
+              after_reply=lambda: ctx.request_exit("update"))
 
 
 def _upload_name(args: Dict[str, Any]) -> Optional[str]:
@@ -129,35 +128,35 @@ def _upload_name(args: Dict[str, Any]) -> Optional[str]:
     return name[:64] if name and not name.startswith(".") else None
 
 
-def client_left(service: "ExecutorService", request: messages.Request) -> Result:
+def client_left(ctx: CommandContext, request: messages.Request) -> Result:
     """The controlling client disconnected: run the stop() hooks, keep everything loaded."""
-    if service.stop_when_loaded("the client disconnected"):
+    if ctx.stop_when_loaded("the client disconnected"):
         return ok("the project is loading; its stop hooks run once it has loaded", [])
-    reports = service.run_stop_hooks("the client disconnected")
+    reports = ctx.run_stop_hooks("the client disconnected")
     problems = [r["message"] for r in reports if r["status"] != "success"]
     if problems:
         return failed("stop hooks had problems: " + "; ".join(problems), reports)
     return ok("stop hooks ran", reports)
 
 
-def status(service: "ExecutorService", request: messages.Request) -> Result:
-    data = dict(service.status_info(), environment=_current_environment(service),
-                environments=service.store.environments.usage())
+def status(ctx: CommandContext, request: messages.Request) -> Result:
+    data = dict(ctx.status_info(), environment=_current_environment(ctx),
+                environments=ctx.store.environments.usage())
     return ok("executor status", data)
 
 
-def reseed_default(service: "ExecutorService", request: messages.Request) -> Result:
+def reseed_default(ctx: CommandContext, request: messages.Request) -> Result:
     """The default project changed on disk: if it is what runs, re-seed and restart."""
-    current = service.store.current_info()
+    current = ctx.store.current_info()
     if current.origin != "default":
         return ok("the current project is an upload; the default project change was not applied",
                   {"applied": False, "restarting": False})
-    if project_hash(hash_files(service.store.default_dir)) == current.sha256:
+    if project_hash(hash_files(ctx.store.default_dir)) == current.sha256:
         return ok("the current project already is the default project",
                   {"applied": False, "restarting": False})
-    info = service.store.reseed_from_default()
+    info = ctx.store.reseed_from_default()
     return ok("re-seeded the current project from the default; restarting",
-              dict(info.to_dict(), applied=True), after_reply=lambda: service.request_exit("reload"))
+              dict(info.to_dict(), applied=True), after_reply=lambda: ctx.request_exit("reload"))
 
 
 COMMANDS: Dict[str, Command] = {

@@ -9,7 +9,6 @@ rests on the recorded origin, not a guess. Every outcome is logged to the journa
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import queue
@@ -21,8 +20,7 @@ from typing import Any, Optional
 
 import zmq
 
-from shared import config as config_module
-from shared import logsetup, messages, sockets
+from shared import logsetup, messages, sockets, startup
 from shared.digest import sha256
 from shared.systemd_notify import Notifier
 from shared.timeouts import earliest
@@ -148,15 +146,12 @@ class DefaultWatch:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m executor.default_watch", description=__doc__)
-    config_module.add_arguments(parser)
-    args = parser.parse_args()
+    args = startup.arguments("python3 -m executor.default_watch", __doc__)
     logsetup.setup("watch")
-    try:
-        config = config_module.load(config_module.path_from_args(args))
-    except config_module.ConfigError as e:
-        log.critical("configuration error: %s", e)
-        return 78
+    config = startup.load_config(args, lambda problem: log.critical("configuration error: %s",
+                                                                    problem))
+    if config is None:
+        return startup.EX_CONFIG
     # Nothing to flush: leave at once. Raising from the handler instead (SystemExit,
     # KeyboardInterrupt) lands inside queue.get's lock handling, where it turns into
     # "RuntimeError: release unlocked lock" and a wait for the observer threads.

@@ -25,13 +25,11 @@ from executor.project_store import ProjectStore
 from executor.release_manifest import ProjectInfo
 from executor.store_errors import StoreError
 from executor.restart_history import RestartHistory, restart
+from shared.exit_record import CLEAN_EXITS, CRASHED
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 5.0
-# Restarts after which the previous executor exited on its own, with nothing half-written:
-# the release is then trusted by size and mtime instead of re-hashed (see release_manifest).
-CLEAN_EXITS = ("update", "reload", "manual", "rollback")
 
 
 @dataclass
@@ -71,11 +69,13 @@ class Lifecycle:
 
     def _decide(self) -> Startup:
         last_restart = self.history.classify()
+        # After a clean exit nothing is half-written: the release is trusted by size and
+        # mtime instead of re-hashed (see release_manifest).
         info = self.store.prepare(clean_exit=last_restart["reason"] in CLEAN_EXITS)
         release = self.store.current_release_id()
         resume = self.history.was_loading(release)
         rolled_back, backoff = None, 0.0
-        if last_restart["reason"] in ("crash", "watchdog"):
+        if last_restart["reason"] in CRASHED:
             crashes = self.history.record_crash(release, self.config.crash_window)
             if crashes >= self.config.crash_limit:
                 rolled_back = self._roll_back(info, crashes, last_restart["detail"])
@@ -128,5 +128,5 @@ class Lifecycle:
     def exiting(self, reason: str, detail: str = "") -> None:
         """A clean exit: record why, so the next start reports it."""
         self.history.record_exit(reason, detail)
-        if reason not in ("crash",):
+        if reason not in CRASHED:
             self.history.clear_loading()

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 
 from executor import interpreter, pip_install
-from executor.release_manifest import ManifestError, environment_of, fsync_path, hash_files
+from executor.release_manifest import ManifestError, environment_of, hash_files
 from shared.digest import sha256
+from shared.fsutil import fsync_path, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -274,13 +275,7 @@ def _write_marker(path: Path, runtime: Dict[str, Any]) -> None:
     """The environment's record, written last and durably: from here on it is usable."""
     record = {"distributions": _distributions(path), "bytes": _tree_size(path),
               "python": _python_version(), "runtime": runtime}
-    temp = path / (MARKER + ".tmp")
-    with open(str(temp), "w", encoding="utf-8") as stream:
-        json.dump(record, stream, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(str(temp), str(path / MARKER))
-    fsync_path(path)
+    write_atomically(path / MARKER, json.dumps(record, sort_keys=True), durable=True)
     fsync_path(path.parent)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -29,10 +28,11 @@ from typing import Callable, Optional
 from executor.project_env import EnvironmentCache
 from executor.release_manifest import (
     ORIGIN_DEFAULT, ORIGIN_UPLOAD, ProjectInfo, build_manifest, copy_project,
-    fsync_path, hash_files, stat_files, verify_release, write_manifest)
+    hash_files, stat_files, verify_release, write_manifest)
 from executor.store_errors import StoreError, os_errors_reported, release_info
 from executor.zip_archive import DEFAULT_PROJECT_NAME as DEFAULT_UPLOAD_NAME, ArchiveLimits
 from executor.zip_archive import extract_project
+from shared.fsutil import fsync_path, remove_path
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class ProjectStore:
                 release = self._publish(staged, ORIGIN_UPLOAD, found, environment)
                 self._activate(release, remember_previous=True)
         finally:
-            _remove_path(staged)  # a no-op once _publish has moved it
+            remove_path(staged)  # a no-op once _publish has moved it
             self.environments.unpin(environment)
         log.info("installed uploaded project %r as %s", found, release.name)
         return release_info(release)
@@ -201,10 +201,10 @@ class ProjectStore:
     def _remove_leftovers(self) -> None:
         for link in (self.current_dir, self._previous_link, self._last_good_link,
                      self._current_env_link):
-            _remove_path(_temp_link_path(link))
+            remove_path(_temp_link_path(link))
         for child in self._staging.iterdir():
             log.info("removing leftover %s from an interrupted install", child)
-            _remove_path(child)
+            remove_path(child)
 
     def _install_default_if_missing(self) -> None:
         if self._default_dir.is_dir():
@@ -217,7 +217,7 @@ class ProjectStore:
             copy_project(self._bundled_default, staged)
             os.rename(str(staged), str(self._default_dir))
         finally:
-            _remove_path(staged)
+            remove_path(staged)
         fsync_path(self._root)
 
     def _repair_current(self, hashes: bool) -> None:
@@ -312,7 +312,7 @@ class ProjectStore:
                 continue
             log.info("deleting old release %s", release.name)
             try:
-                _remove_path(release)
+                remove_path(release)
             except OSError as exc:
                 log.warning("could not delete old release %s: %s", release, exc)
         self.environments.prune(self._releases)
@@ -325,7 +325,7 @@ class ProjectStore:
             copy_project(self._default_dir, staged)
             release = self._publish(staged, ORIGIN_DEFAULT, DEFAULT_PROJECT_NAME)
         finally:
-            _remove_path(staged)
+            remove_path(staged)
         self._activate(release, remember_previous)
         log.info("current project is now a fresh copy of the default project (%s)", release.name)
         return release
@@ -352,7 +352,7 @@ class ProjectStore:
             self._point_current_at(release, remember_previous)
         except BaseException:
             if self._linked_release(self.current_dir) != release:
-                _remove_path(release)
+                remove_path(release)
             raise
         self._prune_releases()
 
@@ -365,7 +365,7 @@ class ProjectStore:
     def _flip_link(self, link: Path, release: Path) -> None:
         """Atomically point link at releases/<id> (a relative target, so the tree can move)."""
         temp = _temp_link_path(link)
-        _remove_path(temp)
+        remove_path(temp)
         os.symlink(os.path.join(self._releases.name, release.name), str(temp))
         os.replace(str(temp), str(link))
         if link == self.current_dir:
@@ -394,9 +394,3 @@ def _temp_link_path(link: Path) -> Path:
     return link.with_name(link.name + ".new")
 
 
-def _remove_path(path: Path) -> None:
-    """Remove a file, link or directory tree; nothing there is fine."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(str(path))
-    elif path.is_symlink() or path.exists():
-        path.unlink()

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional
 
 from executor.file_digests import sha256_files
 from shared.digest import sha256
+from shared.fsutil import fsync_path, write_atomically
 
 MANIFEST_NAME = ".robotctl-manifest.json"
 ORIGIN_DEFAULT = "default"
@@ -108,14 +109,8 @@ def build_manifest(origin: str, name: str, files: Dict[str, str],
 
 def write_manifest(release: Path, manifest: Dict[str, Any]) -> None:
     """Write the manifest into release atomically and durably (temp file, fsync, rename)."""
-    path = release / MANIFEST_NAME
-    temp = release / (MANIFEST_NAME + ".tmp")
-    with open(str(temp), "w", encoding="utf-8") as stream:
-        json.dump(manifest, stream, indent=1, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(str(temp), str(path))
-    fsync_path(release)
+    write_atomically(release / MANIFEST_NAME, json.dumps(manifest, indent=1, sort_keys=True),
+                     durable=True)
 
 
 def load_manifest(release: Path) -> Dict[str, Any]:
@@ -229,10 +224,3 @@ def copy_project(source: Path, dest: Path) -> None:
         fsync_path(Path(directory))
 
 
-def fsync_path(path: Path) -> None:
-    """fsync a file or a directory (a directory's fsync makes its entries durable)."""
-    fd = os.open(str(path), os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

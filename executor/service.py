@@ -17,6 +17,7 @@ import zmq
 import shared
 from executor import commands, output_capture, stop_hooks
 from executor.calls import CallTracker
+from executor.command_context import CommandContext
 from executor.event_channel import EventChannel
 from executor.lifecycle import Lifecycle, Startup
 from executor.project_store import ProjectStore
@@ -24,7 +25,7 @@ from executor.project_types import open_project
 from executor.python_runtime import LoadError
 from executor.restart_history import RestartHistory
 from executor.worker_pool import WorkerPool
-from shared import messages, protocol, sockets
+from shared import exit_record, messages, protocol, sockets
 from shared.config import Config
 from shared.systemd_notify import Notifier
 from shared.timeouts import earliest
@@ -41,7 +42,7 @@ class ExecutorService:
         self.started = time.time()
         self.notifier = Notifier()
         self.store = ProjectStore(Path(config.executor.projects_dir), BUNDLED_DEFAULT)
-        run_dir = Path(config.ipc.command_socket[len("ipc://"):]).parent
+        run_dir = Path(exit_record.run_dir_of(config))
         self.lifecycle = Lifecycle(self.store, RestartHistory(run_dir), config.executor)
         self.pool = WorkerPool()
         self.notice = ""        # told in the reply of the next call (e.g. a rollback)
@@ -72,6 +73,11 @@ class ExecutorService:
         self.project = open_project(self.info.path, self.channel.push)
         self.calls = CallTracker(self.pool, self.channel, lambda: self.info.path,
                                  self.config.executor.max_calls_in_flight)
+        self.handler_context = CommandContext(
+            store=self.store, settings=self.config.executor, project=self.project,
+            load_project=self.load_project, project_info=self.project_info,
+            status_info=self.status_info, stop_when_loaded=self.stop_when_loaded,
+            run_stop_hooks=self.run_stop_hooks, request_exit=self.request_exit)
         if capture_output:
             output_capture.capture(self.channel.system_push)
         signal.set_wakeup_fd(self._wake_write)
@@ -157,9 +163,10 @@ class ExecutorService:
             return
         label = self._label(request)
         timeout = self.config.executor.max_execution_time if command.user_call else None
-        work = lambda: command.handler(self, request)  # noqa: E731
+        context = self.handler_context
+        work = lambda: command.handler(context, request)  # noqa: E731
         if command.user_call:
-            work = lambda: self._noted(command.handler(self, request))  # noqa: E731
+            work = lambda: self._noted(command.handler(context, request))  # noqa: E731
         self.calls.run(request.id, label, work, timeout or None, bounded=command.user_call)
 
     def _noted(self, result: Any) -> Any:
@@ -217,7 +224,7 @@ class ExecutorService:
         log.info("executor %s exits (%s)", self.instance, reason)
         return 0
 
-    # -- used by the command handlers -------------------------------------------------------
+    # -- given to the command handlers (see executor.command_context) ------------------
 
     def load_project(self) -> bool:
         """Import the project (idempotent); True if this call imported it."""

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, FrozenSet, Iterator, List, Set, Tuple
 
+from shared.fsutil import fsync_path
+
 log = logging.getLogger(__name__)
 
 MAIN_FILE = "main.py"
@@ -268,9 +270,9 @@ def _write_entries(archive: zipfile.ZipFile, entries: List[_Entry], dest: Path,
     # Deepest first, so each directory's entries are durable before its parent's.
     for directory in sorted(directories, key=lambda path: len(path.parts), reverse=True):
         with _write_errors_reported("/".join(directory.relative_to(dest).parts)):
-            _fsync_directory(directory)
+            fsync_path(directory)
     with _write_errors_reported(str(dest)):
-        _fsync_directory(dest)
+        fsync_path(dest)
 
 
 def _create_directories(entries: List[_Entry], dest: Path) -> List[Path]:
@@ -328,14 +330,6 @@ def _copy_metered(source: IO[bytes], fd: int, budget: _ByteBudget) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-
-
-def _fsync_directory(path: Path) -> None:
-    fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

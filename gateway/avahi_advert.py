@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from typing import List, Optional
 from xml.sax.saxutils import escape
 
 import shared
 from gateway.cli.certificate import fingerprint
 from shared import config as config_module
+from shared import startup
+from shared.fsutil import write_atomically
 
 SERVICE_FILE = "/etc/avahi/services/robotctl.service"
 SERVICE_TYPE = "_robotctl._tcp"
@@ -61,34 +62,26 @@ def refresh(config: config_module.Config, path: str = SERVICE_FILE) -> bool:
     return True
 
 
-def write_atomically(path: str, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=".robotctl-", dir=os.path.dirname(path))
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(temp, 0o644)
-    os.replace(temp, path)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m gateway.avahi_advert", description=__doc__)
-    config_module.add_arguments(parser)
-    parser.add_argument("--output", default=SERVICE_FILE, help="default %s" % SERVICE_FILE)
-    parser.add_argument("--remove", action="store_true", help="stop advertising")
-    args = parser.parse_args(argv)
+    args = startup.arguments("python3 -m gateway.avahi_advert", __doc__, argv, _add_options)
     if args.remove:
         try:
             os.unlink(args.output)
         except FileNotFoundError:
             pass
         return 0
-    try:
-        config = config_module.load(config_module.path_from_args(args))
-    except config_module.ConfigError as e:
-        print("configuration error: %s" % e, file=sys.stderr)
-        return 78
+    config = startup.load_config(args, lambda problem: print(
+        "configuration error: %s" % problem, file=sys.stderr))
+    if config is None:
+        return startup.EX_CONFIG
     write_atomically(args.output, service_xml(config))
     print("advertising %s on port %d" % (SERVICE_TYPE, config.gateway.port))
     return 0
+
+
+def _add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", default=SERVICE_FILE, help="default %s" % SERVICE_FILE)
+    parser.add_argument("--remove", action="store_true", help="stop advertising")
 
 
 if __name__ == "__main__":

@@ -11,21 +11,18 @@ monitor): every call in flight to it then fails at once, instead of waiting for 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import eventlet
 from eventlet.event import Event
 from eventlet.green import zmq
 import zmq as plain_zmq
 
+from gateway.callbacks import EITHER, GREENLET, HUB, Callbacks
 from gateway.hub_reader import HubReader
 from shared import messages, protocol, sockets
 
 log = logging.getLogger(__name__)
-
-# (event, data, latest, size): size is the message's bytes on the IPC, for byte budgets.
-PushHandler = Callable[[str, Any, bool, int], None]
-
 
 class ExecutorUnavailable(Exception):
     pass
@@ -49,9 +46,14 @@ class ExecutorLink:
         self.hello: Optional[messages.Hello] = None     # what the current executor said
         self.project: Optional[Dict[str, Any]] = None   # its project, kept up to date
         self._arrived = Event()            # fired on each Hello of a new executor
-        self.on_push: PushHandler = lambda event, data, latest, size: None
-        self.on_executor_change: Callable[[], None] = lambda: None
-        self.on_peer_request: Callable[[bytes, messages.Request], None] = lambda peer, req: None
+        # Registered by the gateway's assembly (server.py); gateway.callbacks says what
+        # HUB, EITHER and GREENLET mean for them.
+        # (event, data, latest, size): size is the message's bytes on the IPC, for byte budgets.
+        self.on_push = Callbacks("push", HUB)
+        # (): a new executor said Hello, the current one left, or its project changed.
+        self.on_executor_change = Callbacks("executor change", EITHER)
+        # (peer, request): a local service (robotctl-watch) asks for a command.
+        self.on_peer_request = Callbacks("peer request", GREENLET)
 
     def start(self) -> None:
         eventlet.spawn(self._read_commands)
@@ -146,7 +148,7 @@ class ExecutorLink:
             if isinstance(message, messages.Hello):
                 self._hello(peer, message)
             elif isinstance(message, messages.Request):
-                eventlet.spawn(self.on_peer_request, peer, message)
+                eventlet.spawn(self.on_peer_request.fire, peer, message)
 
     def _hello(self, peer: bytes, hello: messages.Hello) -> None:
         if peer == self.instance:
@@ -158,19 +160,19 @@ class ExecutorLink:
             self._fail_pending(previous.decode(), "the executor restarted during the call")
         self._arrived.send()
         self._arrived = Event()
-        self.on_executor_change()
+        self.on_executor_change.fire()
 
     def _handle_callback(self, frames: List[bytes]) -> None:
         message = _decode(frames, "callback")
         if isinstance(message, messages.Push):
-            self.on_push(message.event, message.data, message.latest,
-                         sum(len(frame) for frame in frames))
+            self.on_push.fire(message.event, message.data, message.latest,
+                              sum(len(frame) for frame in frames))
         elif isinstance(message, messages.Reply):
             self._reply(message)
         elif isinstance(message, messages.ProjectState):
             if self.project is not None:
                 self.project = dict(message.project)
-                self.on_executor_change()
+                self.on_executor_change.fire()
 
     def _reply(self, reply: messages.Reply) -> None:
         if messages.id_boot(reply.id) != self._boot:
@@ -198,7 +200,7 @@ class ExecutorLink:
         if self.instance == instance:
             log.warning("executor %s is gone; it will be restarted", instance.decode())
             self.instance = self.hello = self.project = None
-            self.on_executor_change()
+            self.on_executor_change.fire()
         self._fail_pending(instance.decode(), "the executor exited during the call; "
                            "it is being restarted")
 

@@ -19,6 +19,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 import shared
 from gateway import client_sockets
+from gateway.callbacks import EITHER, Callbacks
 from gateway.chunked_upload import ChunkedUploads
 from gateway.executor_link import ExecutorLink, ExecutorUnavailable
 from gateway.packet_json import TOO_DEEP
@@ -72,7 +73,8 @@ class Handlers:
         # An update may install the project's requirements first (pip, up to install_timeout).
         self.update_timeout = self.call_timeout + config.executor.install_timeout
         self.started = time.time()
-        self.on_clients_changed: Callable[[], None] = lambda: None
+        # (): a client connected or left (registered by server.py; see gateway.callbacks).
+        self.on_clients_changed = Callbacks("clients changed", EITHER)
         # Pushes the executor dropped while no gateway was connected, reported when the
         # gateway came back but before any client had: told to the next client.
         self._unreported_drops: Optional[Dict[str, Any]] = None
@@ -117,7 +119,7 @@ class Handlers:
             log.exception("connect failed after %s was admitted; freed its slot", client.address)
             self.relay.remove(sid)
             self.sessions.leave(sid)
-            self.on_clients_changed()
+            self.on_clients_changed.fire()
             raise ConnectionRefusedError("internal error while connecting; try again") from None
         return None
 
@@ -137,7 +139,7 @@ class Handlers:
             self._unreported_drops = None
         log.log(NOTICE if client.role == protocol.CONTROLLER else logging.INFO,
                 "%s %s connected", client.role, client.address)
-        self.on_clients_changed()
+        self.on_clients_changed.fire()
 
     def end_session(self, sid: str, notice: Dict[str, Any]) -> None:
         """Tell ``sid`` why with ``robotctl:session_taken`` (``notice``), then disconnect it."""
@@ -155,7 +157,7 @@ class Handlers:
             return self.unknown("disconnect", sid)
         self.relay.remove(sid)
         client = self.sessions.leave(sid)
-        self.on_clients_changed()
+        self.on_clients_changed.fire()
         if client is not None:
             log.info("controller %s disconnected; running the project's stop hooks",
                      client.address)

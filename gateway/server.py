@@ -75,14 +75,12 @@ class Gateway:
         self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
         self.relay = PushRelay(self.sio, gw.client_buffer_bytes, gw.stall_timeout)
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)
-        self.handlers.on_clients_changed = self.update_status
-        self.link.on_executor_change = self._executor_changed
-        self.link.on_push = self.handlers.relay_push
-        self.link.on_peer_request = self.handlers.peer_request
-
-    def _executor_changed(self) -> None:
-        self.update_status()
-        self.handlers.announce_executor()
+        self.handlers.on_clients_changed.add("gateway.update_status", self.update_status)
+        self.link.on_executor_change.add("gateway.update_status", self.update_status)
+        self.link.on_executor_change.add("handlers.announce_executor",
+                                         self.handlers.announce_executor)
+        self.link.on_push.add("handlers.relay_push", self.handlers.relay_push)
+        self.link.on_peer_request.add("handlers.peer_request", self.handlers.peer_request)
 
     def serve(self, listener: Optional[Any] = None) -> None:
         gw = self.config.gateway
@@ -110,7 +108,9 @@ class Gateway:
     def _watch_token(self) -> None:
         path = self.config.gateway.auth_token_file
         if path is not None:
-            TokenWatch(path, read_token(path) or "", self._token_rotated).start()
+            watch = TokenWatch(path, read_token(path) or "")
+            watch.on_new_token.add("gateway.token_rotated", self._token_rotated)
+            watch.start()
 
     def _token_rotated(self, token: str) -> None:
         """Admit with the new token; every client admitted with the old one must go."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import eventlet
 from eventlet import hubs
 
+from gateway.callbacks import GREENLET, Callbacks
 from gateway.sessions import TokenFileError, read_token
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,13 @@ OBSERVER_TIMEOUT = 60.0
 
 
 class TokenWatch:
-    """Calls ``on_new_token(token)`` in the hub when the file at ``path`` holds a new token."""
+    """Fires ``on_new_token(token)`` when the file at ``path`` holds a new token, in a
+    greenlet of the gateway's hub (not the observer's thread)."""
 
-    def __init__(self, path: str, current: str, on_new_token: Callable[[str], None]):
+    def __init__(self, path: str, current: str):
         self.path = str(Path(path).resolve())
         self.current = current
-        self.on_new_token = on_new_token
+        self.on_new_token = Callbacks("new token", GREENLET)
         self._read_end, self._write_end = os.pipe()
         os.set_blocking(self._read_end, False)
         self._observer: Optional[Any] = None
@@ -71,4 +73,4 @@ class TokenWatch:
             return
         if token is not None and token != self.current:
             self.current = token
-            self.on_new_token(token)
+            self.on_new_token.fire(token)

@@ -10,7 +10,6 @@ uses no CPU while nothing happens.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import selectors
 import signal
@@ -20,7 +19,7 @@ import time
 from typing import Dict, List, Optional, Set
 
 from shared import config as config_module
-from shared import exit_record
+from shared import exit_record, startup
 from shared.notify_listener import NotifyListener
 
 WATCHED = (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -46,9 +45,7 @@ class Supervisor:
         self.projects_dir = projects_dir
         self.watchdog_sec = watchdog_sec
         os.makedirs(run_dir, exist_ok=True)
-        for stale in ("executor-last-exit", "executor-exit.json", "executor-crashes.json",
-                      "executor-loaded"):
-            _remove(os.path.join(run_dir, stale))   # a new run is a boot
+        exit_record.clear(run_dir)     # a new run is a boot
         self.notify = NotifyListener(os.path.join(run_dir, "notify.sock"))
         self.children: Dict[str, subprocess.Popen[bytes]] = {}
         self.deadlines: Dict[str, float] = {}       # child -> when its watchdog fires
@@ -138,8 +135,8 @@ class Supervisor:
             self.watchdog_killed.discard(name)
             if name == "executor":
                 exit_record.write(self.run_dir, name, exit_record.from_wait_status(status, result))
-            print("robotctl: the %s exited (%s); restarting it" % (name, _describe(status)),
-                  file=sys.stderr)
+            print("robotctl: the %s exited (%s); restarting it"
+                  % (name, exit_record.describe_wait_status(status)), file=sys.stderr)
             if status != 0:
                 self.backoff()
             self.spawn(name)
@@ -175,33 +172,19 @@ class Supervisor:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m shared.devsupervisor", description=__doc__)
-    config_module.add_arguments(parser)
-    parser.add_argument("--watchdog-sec", type=float, default=WATCHDOG_SEC, metavar="SECONDS",
-                        help="the children's watchdog timeout (default %g, as the units)"
-                        % WATCHDOG_SEC)
-    args = parser.parse_args(argv)
+    args = startup.arguments("python3 -m shared.devsupervisor", __doc__, argv, lambda parser: (
+        parser.add_argument("--watchdog-sec", type=float, default=WATCHDOG_SEC, metavar="SECONDS",
+                            help="the children's watchdog timeout (default %g, as the units)"
+                            % WATCHDOG_SEC)))
     path = config_module.path_from_args(args)
-    try:
-        config = config_module.load(path)
-    except config_module.ConfigError as e:
-        print("robotctl: configuration error: %s" % e, file=sys.stderr)
-        return 78
+    config = startup.load_config(args, lambda problem: print(
+        "robotctl: configuration error: %s" % problem, file=sys.stderr))
+    if config is None:
+        return startup.EX_CONFIG
     scheme = "https" if config.gateway.tls_cert_file else "http"
     url = "%s://localhost:%d" % (scheme, config.gateway.port)
     return Supervisor(path, url, exit_record.run_dir_of(config),
                       config.executor.projects_dir, args.watchdog_sec).run()
-
-
-def _describe(status: int) -> str:
-    return "signal %s" % signal.Signals(-status).name if status < 0 else "status %d" % status
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":

@@ -110,7 +110,9 @@ class Appliance:
             return "".join(self._lines)
 
     def start(self) -> "Appliance":
-        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+        # ROBOTCTL_CHECK_CALLBACKS: each gateway callback checks where it runs (gateway.callbacks).
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
+                   ROBOTCTL_CHECK_CALLBACKS="1")
         env.update(self.env)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "shared.devsupervisor", "--config", str(self.config_path)]

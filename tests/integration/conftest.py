@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
@@ -28,6 +29,9 @@ def appliance(tmp_path, request) -> Iterator[Appliance]:
     app = Appliance(tmp_path, **overrides).start()
     yield app
     app.stop()
+    # A gateway callback that failed or broke its contract (gateway.callbacks) fails the test.
+    broken = [line for line in app.log.splitlines() if re.search(r"callback \S+ for .* failed", line)]
+    assert not broken, "a gateway callback failed:\n" + "\n".join(broken)
 
 
 @pytest.fixture
@@ -35,7 +39,11 @@ def shaped_link() -> Iterator[shaping.Link]:
     """(namespace, our address, its address): a veth pair into a fresh namespace, 2 MiB/s
     each way (tests/shaped_link.py)."""
     if not shaping.available():
-        pytest.skip("needs root, ip and tc (apt install iproute2)")
+        # As the browser and system tiers: under CI=true a missing prerequisite fails.
+        reason = "needs root, ip and tc (apt-get install iproute2; run as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     with shaping.shaped_link(os.getpid() % 10000) as link:
         yield link
 

@@ -43,7 +43,9 @@ def prerequisites() -> None:
             reasons.append(builddeps.stderr.strip())
     if reasons:
         message = ("system tests need root, systemd-nspawn, mmdebstrap and Debian build tools: "
-                   + "; ".join(reasons))
+                   + "; ".join(reasons) + " (as root: apt-get install systemd-container "
+                   "mmdebstrap util-linux debhelper dh-python python3-all lintian devscripts "
+                   "fakeroot)")
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
