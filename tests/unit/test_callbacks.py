@@ -62,6 +62,7 @@ def test_a_hub_callback_that_waits_fails_in_the_hub_named_even_unchecked(
     assert after == ["ran"]
     [record] = failures(caplog)
     assert "callback waiter for push failed" == record.getMessage()
+    assert record.exc_info is not None
     assert "Cannot switch to MAINLOOP from MAINLOOP" in str(record.exc_info[1])
 
 
@@ -85,6 +86,7 @@ def test_checked_a_greenlet_callback_fired_from_the_hub_fails_named(
     callbacks.add("may.block", lambda: eventlet.sleep(0))
     in_hub(callbacks.fire)
     [record] = failures(caplog)
+    assert record.exc_info is not None
     assert "callback may.block for peer request must run in a greenlet" in str(record.exc_info[1])
     caplog.clear()
     eventlet.spawn(callbacks.fire).wait()     # where it belongs, it may switch
@@ -102,6 +104,7 @@ def test_checked_a_switch_fails_even_where_it_would_have_worked(
         eventlet.spawn(callbacks.fire).wait()
         records = failures(caplog)
         assert len(records) == expected
+    assert records[0].exc_info is not None
     assert "callback waiter switched greenlets" in str(records[0].exc_info[1])
 
 
