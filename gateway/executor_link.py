@@ -19,7 +19,7 @@ from eventlet.green import zmq
 import zmq as plain_zmq
 
 from gateway.hub_reader import HubReader
-from shared import messages, protocol, sockets
+from shared import error_codes, messages, protocol, sockets
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,11 @@ class ExecutorLink:
             self._pending.pop(request_id, None)
             self._lost(instance)
             return instance, protocol.error("the executor is not reachable (%s); it is being "
-                                            "restarted" % e.strerror)
+                                            "restarted" % e.strerror,
+                                            code=error_codes.EXECUTOR_RESTARTING)
         try:
             return instance, done.wait(timeout) or protocol.error(
-                "no reply from the executor within %g s" % timeout)
+                "no reply from the executor within %g s" % timeout, code=error_codes.TIMEOUT)
         finally:
             self._pending.pop(request_id, None)
 
@@ -131,7 +132,7 @@ class ExecutorLink:
         self.command.getsockopt(zmq.EVENTS)
 
     def reply_to_peer(self, peer: bytes, request_id: str, ack: Dict[str, Any]) -> None:
-        reply = messages.Reply(request_id, ack["status"], ack["message"], ack["data"])
+        reply = messages.Reply.of(request_id, ack)
         try:
             self._send_command([peer] + reply.to_frames())
         except zmq.ZMQError as e:
@@ -205,7 +206,7 @@ class ExecutorLink:
     def _fail_pending(self, instance: str, message: str) -> None:
         for owner, done in list(self._pending.values()):
             if owner == instance and not done.ready():
-                done.send(protocol.error(message))
+                done.send(protocol.error(message, code=error_codes.EXECUTOR_DIED))
 
 
 def _decode(frames: List[bytes], channel: str) -> Optional[messages.Message]:
