@@ -106,7 +106,8 @@ def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path
         with pytest.raises(socketio.exceptions.ConnectionError):
             first.connect(app.url, transports=["websocket"], wait_timeout=30)
         wait_for(lambda: errors, 10, "connect_error")
-        assert "internal error while connecting" in str(errors[0]), errors
+        assert errors[0]["message"] == "internal error while connecting; try again", errors
+        assert errors[0]["data"] == {"code": "internal_error"}, errors
         second = socketio.Client(reconnection=False)
         clients.append(second)
         second.connect(app.url, transports=["websocket"], wait_timeout=30)
