@@ -38,6 +38,9 @@ REPLY_CODES = frozenset((
     NO_UPLOAD, UPLOAD_MISMATCH, UNKNOWN_COMMAND, STOP_HOOKS_FAILED, INTERNAL_ERROR,
 ))
 
+# Codes only the gateway and the executor exchange over the IPC; no frontend sees them.
+IPC_ONLY = frozenset((UNKNOWN_COMMAND, STOP_HOOKS_FAILED))
+
 # -- refused connections (ConnectionRefusedError data: {code, ...}) -------------------------
 UNAUTHORIZED = "unauthorized"                # a missing or wrong token (or too many wrong ones)
 BUSY = "busy"                                # another client controls the robot (data.holder)
