@@ -93,6 +93,54 @@ def test_an_update_sent_while_the_executor_restarts_waits_for_it(appliance, clie
     assert call(client, None, "ping")["data"] == 1
 
 
+@pytest.mark.config(gateway={"executor_start_timeout": 2})
+def test_without_an_executor_a_call_fails_with_executor_unavailable(appliance, client):
+    supervisor = appliance.process.pid
+    os.kill(supervisor, signal.SIGSTOP)      # the executor is not restarted until SIGCONT
+    try:
+        os.kill(appliance.executor_pid(), signal.SIGKILL)
+        appliance.wait_log(r"executor \w+ is gone")
+        reply = call(client, "sport_client", "GetState", timeout=30)
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    assert reply == {"status": "error", "data": {"code": "executor_unavailable"},
+                     "message": "no executor is running (waited 2 s); check "
+                                "`journalctl -u robotctl-executor`"}
+    appliance.wait_executors(2)
+    assert ok(call(client, "sport_client", "GetState"))["posture"]
+
+
+@pytest.mark.config(gateway={"executor_start_timeout": 2})
+def test_an_update_whose_executor_does_not_come_back_says_so(appliance, client):
+    supervisor = appliance.process.pid
+    os.kill(supervisor, signal.SIGSTOP)      # the updated executor exits; none replaces it
+    try:
+        reply = client.call("update", {"data": b64(zip_files({"main.py": "def ping():\n"
+                                                                          "    return 1\n"}))},
+                            timeout=60)
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    assert reply["status"] == "error", reply
+    assert reply["message"] == "done, but the executor did not come back within 2 s", reply
+    assert reply["data"]["code"] == "restart_timeout", reply
+    assert reply["data"]["origin"] == "upload" and len(reply["data"]["sha256"]) == 64, reply
+    appliance.wait_executors(2)
+    assert ok(call(client, None, "ping")) == 1
+
+
+@pytest.mark.config(executor={"max_execution_time": 0.5})
+def test_a_wedged_executor_gets_the_gateways_own_timeout(appliance, client):
+    assert ok(call(client, "sport_client", "GetState"))["posture"]
+    executor = appliance.executor_pid()
+    os.kill(executor, signal.SIGSTOP)        # it cannot answer, not even at its own limit
+    try:
+        reply = call(client, "sport_client", "GetState", timeout=30)
+    finally:
+        os.kill(executor, signal.SIGCONT)
+    assert reply == {"status": "error", "data": {"code": "timeout"},
+                     "message": "no reply from the executor within 5.5 s"}
+
+
 def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path):
     app = Appliance(tmp_path)
     app.env = {"PYTHONPATH": "%s:%s" % (REPO / "tests" / "faults", REPO),
