@@ -167,6 +167,24 @@ def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path
         app.stop()
 
 
+def test_a_bug_in_a_handler_is_an_internal_error_reply(tmp_path):
+    app = Appliance(tmp_path)
+    app.env = {"PYTHONPATH": "%s:%s" % (REPO / "tests" / "faults", REPO),
+               "ROBOTCTL_TEST_FAULT": "status_raises"}
+    app.start()
+    client = socketio.Client(reconnection=False)
+    try:
+        client.connect(app.url, transports=["websocket"], wait_timeout=30)
+        reply = client.call("status", {}, timeout=30)
+        assert reply == {"status": "error", "data": {"code": "internal_error"},
+                         "message": "internal error: RuntimeError: injected fault in status"}
+        app.wait_log(r"internal error in status")
+        assert ok(client.call("status", {}, timeout=30))["version"]
+    finally:
+        client.disconnect()
+        app.stop()
+
+
 @pytest.mark.config(executor={"crash_limit": 3, "crash_window": 60})
 def test_a_start_whose_reply_carries_a_rollback_note_is_a_loaded_project(connect, appliance):
     first = connect(wait_timeout=30)
