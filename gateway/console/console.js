@@ -226,6 +226,11 @@
         setState('error', 'Unauthorized');
         banner('The robot wants an access token: enter it under Connection and press Connect.', 'error');
         $('token').focus();
+      } else if (code === 'internal_error') {
+        // A refusal is never retried by socket.io-client itself; this one asks to try again.
+        setState('error', 'Refused');
+        banner('The robot failed while connecting: ' + err.message + '. Retrying in 5 s.', 'error');
+        retryTimer = setTimeout(() => connect(RC.wanted.role), 5000);
       } else {
         setState('disconnected', 'Disconnected · retrying');
       }
