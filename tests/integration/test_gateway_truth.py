@@ -10,7 +10,9 @@ from typing import Iterator
 
 import pytest
 import socketio
+import zmq
 
+from shared import config, messages, sockets
 from tests.appliance import REPO, Appliance, b64, wait_for, zip_files
 from tests.integration.conftest import call, ok, record, upload
 
@@ -138,6 +140,20 @@ def test_a_wedged_executor_gets_the_gateways_own_timeout(appliance, client):
         reply = call(client, "sport_client", "GetState", timeout=30)
     assert reply == {"status": "error", "data": {"code": "timeout"},
                      "message": "no reply from the executor within 5.5 s"}
+
+
+def test_a_local_peer_asking_for_another_command_gets_unknown_command(appliance):
+    context = zmq.Context()
+    peer = sockets.open_socket(context, "watch.command", config.load(str(appliance.config_path)).ipc)
+    try:
+        peer.send_multipart(messages.Request("watch-1", "process", {}).to_frames())
+        assert peer.poll(30000), "no answer from the gateway"
+        reply = messages.decode(peer.recv_multipart())
+    finally:
+        peer.close()
+        context.term()
+    assert reply == messages.Reply("watch-1", "error", "command 'process' is not available to "
+                                   "local peers", {"code": "unknown_command"}), reply
 
 
 def with_fault(tmp_path, fault: str) -> Appliance:
