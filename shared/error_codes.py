@@ -38,7 +38,7 @@ REPLY_CODES = frozenset((
     NO_UPLOAD, UPLOAD_MISMATCH, UNKNOWN_COMMAND, STOP_HOOKS_FAILED, INTERNAL_ERROR,
 ))
 
-# Codes only the gateway and the executor exchange over the IPC; no frontend sees them.
+# Codes only exchanged over the IPC (gateway, executor, robotctl-watch); no frontend sees them.
 IPC_ONLY = frozenset((UNKNOWN_COMMAND, STOP_HOOKS_FAILED))
 
 # -- refused connections (ConnectionRefusedError data: {code, ...}) -------------------------

@@ -19,7 +19,7 @@ from shared import error_codes, protocol
 Connect = Callable[[], Connection]
 RESYNCS = 3          # offset mismatches tolerated in a row before giving up
 # Chunk errors the upload recovers from: the appliance holds other bytes than we thought
-# (continue from data.received), or lost the upload (begin again, which answers the offset).
+# (continue from data.received), or holds no upload (begin again, which answers the offset).
 RESUMABLE = (error_codes.UPLOAD_OUT_OF_ORDER, error_codes.NO_UPLOAD)
 
 

@@ -75,8 +75,8 @@
         const code = RC.errorCode(ack);
         const resumable = code === 'upload_out_of_order' || code === 'no_upload';
         if (!resumable || ++failures > MAX_RETRIES) throw new Error('upload_chunk: ' + RC.errorText(ack));
-        // The robot says where it is (data.received), or lost the upload (the gateway
-        // restarted): continue from there, or begin again (which answers the offset).
+        // The robot says where it is (data.received), or holds no upload (the gateway
+        // restarted, or another upload replaced it): continue from there, or begin again.
         if (code === 'upload_out_of_order') state.offset = ack.data.received;
         else state = await begin(file, size, sha256);
         progress(state.offset, size);
