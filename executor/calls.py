@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Optional
 from executor.event_channel import EventChannel
 from executor.python_runtime import describe_exception
 from executor.worker_pool import WorkerPool
-from shared import protocol
+from shared import error_codes, protocol
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ def ok(message: str, data: Any = None, after_reply: Optional[Callable[[], None]]
     return Result(protocol.SUCCESS, message, data, after_reply)
 
 
-def failed(message: str, data: Any = None) -> Result:
-    return Result(protocol.ERROR, message, data)
+def failed(message: str, code: str, data: Optional[Dict[str, Any]] = None) -> Result:
+    """An error Result: ``data`` with ``code`` (shared.error_codes) added."""
+    return Result(protocol.ERROR, message, protocol.error_data(code, data))
 
 
 @dataclass(eq=False)      # hashed by identity: a key of CallTracker._timed
@@ -88,14 +89,16 @@ class CallTracker:
             log.warning("refused %s: %d calls in flight", label, self._in_flight)
             self._channel.reply(request_id, protocol.ERROR, (
                 "too many calls in flight (%d, executor.max_calls_in_flight); %s was not run"
-                % (self._in_flight, label)))
+                % (self._in_flight, label)), protocol.error_data(error_codes.TOO_MANY_CALLS))
             return
         call = _Call(request_id, label)
         if timeout:
             call.limit, call.deadline = timeout, time.monotonic() + timeout
             with self._timed_lock:
                 self._timed.setdefault(timeout, {})[call] = None
-        self.submit(lambda: self._finish(call, self._outcome(work)), counted=bounded)
+        # What ``work`` raises is the user's code failing in a user call, else a bug.
+        raised = error_codes.USER_EXCEPTION if bounded else error_codes.INTERNAL_ERROR
+        self.submit(lambda: self._finish(call, self._outcome(work, raised)), counted=bounded)
 
     def submit(self, job: Callable[[], None], counted: bool = True) -> None:
         """Run ``job`` on a worker, counted in ``in_flight`` while it runs (stop hooks)."""
@@ -115,12 +118,12 @@ class CallTracker:
         with self._count_lock:
             self._in_flight += change
 
-    def _outcome(self, work: Callable[[], Result]) -> Result:
+    def _outcome(self, work: Callable[[], Result], raised: str) -> Result:
         try:
             return work()
         except BaseException as e:  # noqa: B902 - sys.exit() in a method is an error reply too
             message, details = describe_exception(e, self._project_dir())
-            return failed(message, {"error": details})
+            return failed(message, raised, {"error": details})
 
     def _finish(self, call: _Call, result: Result) -> None:
         with call.lock:
@@ -146,7 +149,8 @@ class CallTracker:
                 log.warning("%s exceeded max_execution_time (%g s)", call.label, call.limit)
                 self._finish(call, failed("%s did not finish within max_execution_time (%g s); "
                                           "it keeps running in the background"
-                                          % (call.label, call.limit or 0)))  # a late call has a limit
+                                          % (call.label, call.limit or 0),  # a late call has a limit
+                                          error_codes.TIMEOUT))
         with self._timed_lock:
             nearest = [next(iter(calls)).deadline for calls in self._timed.values() if calls]
         return max(0.0, min(nearest) - now) if nearest else None

@@ -15,11 +15,11 @@ from typing import Any, Callable, Dict, Optional
 from executor import project_env
 from executor.calls import Result, failed, ok
 from executor.command_context import CommandContext
-from executor.python_runtime import CallError, LoadError
+from executor.python_runtime import CallError, LoadError, describe_exception
 from executor.zip_archive import ArchiveError, ArchiveLimits
 from executor.store_errors import StoreError
 from executor.release_manifest import hash_files, project_hash
-from shared import messages
+from shared import error_codes, messages
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ def start(ctx: CommandContext, request: messages.Request) -> Result:
     try:
         imported = ctx.load_project()
     except LoadError as e:
-        return failed(str(e), {"error": e.details, "project": ctx.project_info()})
+        return failed(str(e), error_codes.LOAD_FAILED,
+                      {"error": e.details, "project": ctx.project_info()})
     data = ctx.project_info()
     missing = ctx.project.missing_requirements()
     data["missing_requirements"] = missing
@@ -67,14 +68,26 @@ def process(ctx: CommandContext, request: messages.Request) -> Result:
     try:
         function = ctx.project.resolve(obj, method)
     except CallError as e:
-        return failed(str(e))
-    if isinstance(call_args, dict):
-        value = function(**call_args)
-    elif isinstance(call_args, list):
-        value = function(*call_args)
-    else:
-        value = function()
+        return failed(str(e), e.code)
+    try:
+        if isinstance(call_args, dict):
+            value = function(**call_args)
+        elif isinstance(call_args, list):
+            value = function(*call_args)
+        else:
+            value = function()
+    except TypeError as e:
+        if not _raised_by_the_call(e):
+            raise
+        message, details = describe_exception(e, ctx.project.path)
+        return failed(message, error_codes.BAD_ARGUMENTS, {"error": details})
     return ok("%s.%s returned" % (obj or "main", method), value)
+
+
+def _raised_by_the_call(error: TypeError) -> bool:
+    """Whether the arguments did not fit: the TypeError came from the call itself (binding
+    the arguments), not from a frame inside the called function."""
+    return error.__traceback__ is not None and error.__traceback__.tb_next is None
 
 
 def describe(ctx: CommandContext, request: messages.Request) -> Result:
@@ -101,7 +114,7 @@ def _current_environment(ctx: CommandContext) -> Optional[Dict[str, Any]]:
 def update(ctx: CommandContext, request: messages.Request) -> Result:
     """Install the uploaded zip as the current project, then exit to be restarted."""
     if request.blob is None:
-        return failed("update: no archive was sent")
+        return failed("update: no archive was sent", error_codes.UPDATE_REJECTED)
     settings = ctx.settings
     limits = ArchiveLimits(settings.max_project_size, settings.max_project_files)
     env_settings = project_env.Settings(settings.requirements, settings.install_timeout,
@@ -112,7 +125,7 @@ def update(ctx: CommandContext, request: messages.Request) -> Result:
             request.blob, limits, _upload_name(request.args),
             lambda staged: project_env.build(store.environments, staged, env_settings))
     except (ArchiveError, StoreError, project_env.EnvError) as e:
-        return failed("update rejected: %s" % e)
+        return failed("update rejected: %s" % e, error_codes.UPDATE_REJECTED)
     log.info("installed uploaded project %s (%s); restarting to load it", info.name, info.sha256[:12])
     return ok("Project updated; the executor restarts to load it", info.to_dict(),
               after_reply=lambda: ctx.request_exit("update"))
@@ -135,7 +148,8 @@ def client_left(ctx: CommandContext, request: messages.Request) -> Result:
     reports = ctx.run_stop_hooks("the client disconnected")
     problems = [r["message"] for r in reports if r["status"] != "success"]
     if problems:
-        return failed("stop hooks had problems: " + "; ".join(problems), reports)
+        return failed("stop hooks had problems: " + "; ".join(problems),
+                      error_codes.STOP_HOOKS_FAILED, {"reports": reports})
     return ok("stop hooks ran", reports)
 
 

@@ -22,7 +22,7 @@ from typing import Any, Counter, List, Optional
 
 import zmq
 
-from shared import messages, nesting, protocol
+from shared import error_codes, messages, nesting, protocol
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,8 @@ class EventChannel:
             frames = _encoded(messages.Reply(request_id, status, message, data), data)
         except NOT_JSON as e:
             text = "the return value cannot be sent as JSON: %s" % _json_problem(e, data)
-            frames = messages.Reply(request_id, protocol.ERROR, text, None).to_frames()
+            ack = protocol.error(text, code=error_codes.NOT_JSON)
+            frames = messages.Reply.of(request_id, ack).to_frames()
         self.send(frames)
 
     def push(self, event: str, data: Any = None, latest: bool = False) -> None:

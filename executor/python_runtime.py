@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from executor.introspection import (describe_module, find_callable, inside, plain_function,
                                     project_members, public_methods)
+from shared import error_codes
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,12 @@ class LoadError(Exception):
 
 
 class CallError(Exception):
-    """The call names something the project does not have; str(e) says what."""
+    """The call names something the project does not have; str(e) says what, ``code``
+    whether the object or the method (error_codes.UNKNOWN_OBJECT / UNKNOWN_METHOD)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
 
 
 def describe_exception(exc: BaseException, project_dir: Path) -> Tuple[str, Dict[str, Any]]:
@@ -157,16 +163,19 @@ class PythonProject:
         objects, functions = project_members(self._module, self.path)   # to say what there is
         if obj is None:
             if method not in functions:
-                raise CallError("unknown function %r: %s" % (method, _callable(objects, functions)))
+                raise CallError("unknown function %r: %s" % (method, _callable(objects, functions)),
+                                error_codes.UNKNOWN_METHOD)
             found: Callable[..., Any] = functions[method]
             return found
         if obj not in objects:
-            raise CallError("unknown object %r: %s" % (obj, _callable(objects, functions)))
+            raise CallError("unknown object %r: %s" % (obj, _callable(objects, functions)),
+                            error_codes.UNKNOWN_OBJECT)
         target = objects[obj]
         methods = [name for name, _, _ in public_methods(target)]
         if method not in methods:
             raise CallError("unknown method %r of %s (%s); its methods are: %s"
-                            % (method, obj, type(target).__name__, ", ".join(methods) or "none"))
+                            % (method, obj, type(target).__name__, ", ".join(methods) or "none"),
+                            error_codes.UNKNOWN_METHOD)
         bound_method: Callable[..., Any] = getattr(target, method)
         return bound_method
 

@@ -25,7 +25,7 @@ from executor.project_types import open_project
 from executor.python_runtime import LoadError
 from executor.restart_history import RestartHistory
 from executor.worker_pool import WorkerPool
-from shared import exit_record, messages, protocol, sockets
+from shared import error_codes, exit_record, messages, protocol, sockets
 from shared.config import Config
 from shared.systemd_notify import Notifier
 from shared.timeouts import earliest
@@ -154,12 +154,14 @@ class ExecutorService:
             return
         if request.instance and request.instance != self.instance:
             # Sent to the executor this process replaced: never act on a stale command.
-            self.channel.reply(request.id, "error", "the executor restarted before this "
-                               "command arrived; it was not run")
+            self.channel.reply(request.id, protocol.ERROR, "the executor restarted before this "
+                               "command arrived; it was not run",
+                               protocol.error_data(error_codes.EXECUTOR_RESTARTING))
             return
         command = commands.lookup(request.command)
         if command is None:
-            self.channel.reply(request.id, "error", "unknown command %r" % request.command)
+            self.channel.reply(request.id, protocol.ERROR, "unknown command %r" % request.command,
+                               protocol.error_data(error_codes.UNKNOWN_COMMAND))
             return
         label = self._label(request)
         timeout = self.config.executor.max_execution_time if command.user_call else None

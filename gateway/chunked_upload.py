@@ -11,7 +11,7 @@ import hashlib
 import re
 from typing import Any, Dict, Optional, Tuple
 
-from shared import protocol
+from shared import error_codes, protocol
 from shared.protocol import ProtocolError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -49,7 +49,7 @@ class ChunkedUploads:
         if size > self._max_size:
             raise ProtocolError("the upload of %d bytes exceeds the limit of %d bytes "
                                 "(executor.max_project_size and its ZIP overhead)"
-                                % (size, self._max_size))
+                                % (size, self._max_size), error_codes.UPDATE_REJECTED)
         sha256 = protocol.get_str(body, "sha256").lower()
         if not _SHA256.match(sha256):
             raise ProtocolError("sha256 must be 64 hexadecimal digits")
@@ -66,7 +66,8 @@ class ChunkedUploads:
         offset = body.get("offset")
         if offset != upload.received:
             return protocol.error("offset %r is not the received byte count %d"
-                                  % (offset, upload.received), {"received": upload.received})
+                                  % (offset, upload.received), {"received": upload.received},
+                                  code=error_codes.UPLOAD_OUT_OF_ORDER)
         data = protocol.decode_base64(protocol.get_str(body, "data"), "data")
         if len(data) > protocol.CHUNK_SIZE:
             raise ProtocolError("a chunk holds at most %d bytes" % protocol.CHUNK_SIZE)
@@ -83,10 +84,12 @@ class ChunkedUploads:
         self._upload = None
         digest = hashlib.sha256(upload.data).hexdigest()
         if digest != upload.sha256:
-            raise ProtocolError("sha256 mismatch: the received bytes hash to %s" % digest)
+            raise ProtocolError("sha256 mismatch: the received bytes hash to %s" % digest,
+                                error_codes.UPLOAD_MISMATCH)
         return bytes(upload.data), upload.name
 
     def _require(self) -> Upload:
         if self._upload is None:
-            raise ProtocolError("no upload in progress: send upload_begin first")
+            raise ProtocolError("no upload in progress: send upload_begin first",
+                                error_codes.NO_UPLOAD)
         return self._upload

@@ -20,7 +20,7 @@ import zmq as plain_zmq
 
 from gateway.callbacks import EITHER, GREENLET, HUB, Callbacks
 from gateway.hub_reader import HubReader
-from shared import messages, protocol, sockets
+from shared import error_codes, messages, protocol, sockets
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,12 @@ class ExecutorLink:
             self._pending.pop(request_id, None)
             self._lost(instance)
             return instance, protocol.error("the executor is not reachable (%s); it is being "
-                                            "restarted" % e.strerror)
+                                            "restarted" % e.strerror,
+                                            code=error_codes.EXECUTOR_RESTARTING)
         try:
             return instance, done.wait(timeout) or protocol.error(
-                "no reply from the executor within %g s" % (timeout or 0))  # None never times out
+                "no reply from the executor within %g s" % (timeout or 0),  # None never times out
+                code=error_codes.TIMEOUT)
         finally:
             self._pending.pop(request_id, None)
 
@@ -133,7 +135,7 @@ class ExecutorLink:
         self.command.getsockopt(zmq.EVENTS)
 
     def reply_to_peer(self, peer: bytes, request_id: str, ack: Dict[str, Any]) -> None:
-        reply = messages.Reply(request_id, ack["status"], ack["message"], ack["data"])
+        reply = messages.Reply.of(request_id, ack)
         try:
             self._send_command([peer] + reply.to_frames())
         except zmq.ZMQError as e:
@@ -207,7 +209,7 @@ class ExecutorLink:
     def _fail_pending(self, instance: str, message: str) -> None:
         for owner, done in list(self._pending.values()):
             if owner == instance and not done.ready():
-                done.send(protocol.error(message))
+                done.send(protocol.error(message, code=error_codes.EXECUTOR_DIED))
 
 
 def _decode(frames: List[bytes], channel: str) -> Optional[messages.Message]:

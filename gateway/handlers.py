@@ -25,7 +25,7 @@ from gateway.executor_link import ExecutorLink, ExecutorUnavailable
 from gateway.packet_json import TOO_DEEP
 from gateway.push_relay import PushRelay
 from gateway.sessions import Client, Sessions
-from shared import nesting, protocol
+from shared import error_codes, nesting, protocol
 from shared.config import Config
 from shared.logsetup import NOTICE
 
@@ -42,10 +42,12 @@ def acked(handler: Callable[..., Ack]) -> Callable[..., Ack]:
     @functools.wraps(handler)
     def wrapper(*args: Any) -> Ack:
         if any(arg is TOO_DEEP or nesting.too_deep(arg) for arg in args):
-            return protocol.error("invalid payload: %s" % nesting.describe())
+            return protocol.error("invalid payload: %s" % nesting.describe(),
+                                  code=error_codes.INVALID_PAYLOAD)
         ack = _handled(handler, args)
         if nesting.too_deep(ack, nesting.MAX_DEPTH + 1):     # the bound is on ack["data"]
-            return protocol.error("the reply cannot be sent as JSON: %s" % nesting.describe())
+            return protocol.error("the reply cannot be sent as JSON: %s" % nesting.describe(),
+                                  code=error_codes.NOT_JSON)
         return ack
     return wrapper
 
@@ -54,12 +56,13 @@ def _handled(handler: Callable[..., Ack], args: Any) -> Ack:
     try:
         return handler(*args)
     except protocol.ProtocolError as e:
-        return protocol.error("invalid payload: %s" % e)
+        return protocol.error("invalid payload: %s" % e, code=e.code)
     except ExecutorUnavailable as e:
-        return protocol.error(str(e))
+        return protocol.error(str(e), code=error_codes.EXECUTOR_UNAVAILABLE)
     except Exception as e:
         log.exception("internal error in %s", handler.__name__)
-        return protocol.error("internal error: %s: %s" % (type(e).__name__, e))
+        return protocol.error("internal error: %s: %s" % (type(e).__name__, e),
+                              code=error_codes.INTERNAL_ERROR)
 
 
 class Handlers:
@@ -100,7 +103,7 @@ class Handlers:
         def wrapper(sid: str, *args: Any) -> Ack:
             if self.sessions.role(sid) != protocol.CONTROLLER:
                 return protocol.error("observers cannot %s: connect as the controller, or take "
-                                      "over" % event)
+                                      "over" % event, code=error_codes.OBSERVER)
             return handler(sid, *args)
         return wrapper
 
@@ -120,7 +123,8 @@ class Handlers:
             self.relay.remove(sid)
             self.sessions.leave(sid)
             self.on_clients_changed.fire()
-            raise ConnectionRefusedError("internal error while connecting; try again") from None
+            raise ConnectionRefusedError("internal error while connecting; try again",
+                                         {"code": error_codes.INTERNAL_ERROR}) from None
         return None
 
     def _admitted(self, client: Client, evicted: Optional[Client], environ: Any) -> None:
@@ -202,7 +206,8 @@ class Handlers:
     def peer_request(self, peer: bytes, request: Any) -> None:
         """A local service (robotctl-watch) asks for a command over the IPC socket."""
         if request.command != "reseed_default":
-            ack = protocol.error("command %r is not available to local peers" % request.command)
+            ack = protocol.error("command %r is not available to local peers" % request.command,
+                                 code=error_codes.UNKNOWN_COMMAND)
         else:
             ack = self._restarting_request("reseed_default", {})
         self.link.reply_to_peer(peer, request.id, ack)
@@ -229,7 +234,7 @@ class Handlers:
         start_timeout = self.config.gateway.executor_start_timeout
         if not self.link.wait_for_new_executor(old, start_timeout):
             return protocol.error("done, but the executor did not come back within %g s"
-                                  % start_timeout, ack["data"])
+                                  % start_timeout, ack["data"], code=error_codes.RESTART_TIMEOUT)
         return ack
 
     def start(self, sid: str, payload: Any = None) -> Ack:
@@ -282,7 +287,8 @@ class Handlers:
     def unknown(self, event: str, *sid_and_payload: Any) -> Ack:
         # Also reached directly (an event literally named "*"), with fewer arguments.
         return protocol.error("unknown event %r; the events are: %s"
-                              % (event, ", ".join(protocol.CLIENT_EVENTS)))
+                              % (event, ", ".join(protocol.CLIENT_EVENTS)),
+                              code=error_codes.UNKNOWN_EVENT)
 
 
 def _merged_drops(earlier: Optional[Dict[str, Any]], report: Any) -> Dict[str, Any]:

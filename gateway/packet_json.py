@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Any
 
-from shared import protocol
+from shared import error_codes, protocol
 
 log = logging.getLogger(__name__)
 
@@ -56,4 +56,5 @@ def dumps(value: Any, *args: Any, **kwargs: Any) -> str:
         log.error("could not encode a reply (%s: %s); sent an error reply instead",
                   type(e).__name__, e)
         return json.dumps([protocol.error("the reply cannot be sent as JSON: %s: %s"
-                                          % (type(e).__name__, e))], *args, **kwargs)
+                                          % (type(e).__name__, e), code=error_codes.NOT_JSON)],
+                          *args, **kwargs)

@@ -18,7 +18,7 @@ from socketio.exceptions import ConnectionRefusedError
 
 from gateway import access_log
 from gateway.access_throttle import AccessThrottle
-from shared import protocol
+from shared import error_codes, protocol
 from shared.logsetup import NOTICE
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Sessions:
         role = auth.get("role") or protocol.CONTROLLER
         if role not in protocol.ROLES:
             access_log.refused(address, "invalid", " (role %r)" % (role,))
-            raise refuse("invalid", "invalid role %r: use controller or observer" % (role,))
+            raise refuse(error_codes.INVALID_ROLE, "invalid role %r: use controller or observer" % (role,))
         client = Client(sid, address, time.time(), role, _takeover_key(auth, environ))
         if role == protocol.OBSERVER:
             self.observers[sid] = client

@@ -20,6 +20,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
 
+from shared import protocol
+
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
@@ -148,12 +150,23 @@ class Request:
 
 @dataclass(frozen=True)
 class Reply:
-    """The answer to the Request with the same id, in the Socket.IO reply shape."""
+    """The answer to the Request with the same id, in the Socket.IO reply shape: an error's
+    data is an object with its ``code`` (shared.error_codes), or the Reply is not made
+    (MessageError), so every error reaches the client with its code."""
     id: str
     status: str
     message: str
     data: Any = None
     kind = "reply"
+
+    def __post_init__(self) -> None:
+        if self.status == protocol.ERROR and protocol.error_code(self.as_ack()) is None:
+            raise MessageError("an error reply's data must be an object with a string 'code'")
+
+    @classmethod
+    def of(cls, request_id: str, ack: Dict[str, Any]) -> "Reply":
+        """The reply to ``request_id`` carrying ``ack`` (from protocol.success/error)."""
+        return cls(request_id, ack["status"], ack["message"], ack["data"])
 
     def to_frames(self) -> List[bytes]:
         """Raises TypeError/ValueError when ``data`` is not JSON-encodable (binary values are

@@ -1,7 +1,8 @@
 """The Socket.IO wire format: event names, the reply shape, and typed readers of payloads.
 
 Every ack the gateway sends has the shape ``{"status": "success"|"error", "message": str,
-"data": ...}``; ``reply()`` is the one place that builds it. Payloads from clients are read
+"data": ...}``; ``success()`` and ``error()`` build it. An error's data always carries
+``code`` (shared.error_codes), so ``error()`` requires one. Payloads from clients are read
 through the ``get_*`` helpers, so a malformed payload becomes one ``ProtocolError`` (turned
 into an error reply by the gateway) and never a KeyError deep inside.
 """
@@ -12,6 +13,8 @@ import binascii
 import math
 import re
 from typing import Any, Dict, List, Optional, Tuple, Union
+
+from shared import error_codes
 
 # Events a client sends. The first three are the original protocol's.
 UPDATE = "update"                  # {data: <zip: binary or base64>} (alias zip_data)
@@ -35,8 +38,8 @@ CONTROLLER = "controller"
 OBSERVER = "observer"
 ROLES = (CONTROLLER, OBSERVER)
 # ConnectionRefusedError data codes.
-UNAUTHORIZED = "unauthorized"
-BUSY = "busy"
+UNAUTHORIZED = error_codes.UNAUTHORIZED
+BUSY = error_codes.BUSY
 
 # Events the server emits itself all carry this prefix, so they never collide with an event
 # name that a user project pushes.
@@ -66,20 +69,40 @@ Args = Union[None, List[Any], Dict[str, Any]]
 
 
 class ProtocolError(Exception):
-    """A client payload is malformed; str(e) says what is wrong, for the error reply."""
+    """A client payload is malformed; str(e) says what is wrong, for the error reply, and
+    ``code`` what a frontend switches on (invalid_payload unless a step says more)."""
+
+    def __init__(self, message: str, code: str = error_codes.INVALID_PAYLOAD):
+        super().__init__(message)
+        self.code = code
 
 
-def reply(status: str, message: str, data: Any = None) -> Dict[str, Any]:
-    """The one shape of every ack."""
+def _reply(status: str, message: str, data: Any = None) -> Dict[str, Any]:
+    """The one shape of every ack (an error's ``data`` comes from ``error_data``)."""
     return {"status": status, "message": message, "data": data}
 
 
 def success(message: str, data: Any = None) -> Dict[str, Any]:
-    return reply(SUCCESS, message, data)
+    return _reply(SUCCESS, message, data)
 
 
-def error(message: str, data: Any = None) -> Dict[str, Any]:
-    return reply(ERROR, message, data)
+def error(message: str, data: Optional[Dict[str, Any]] = None, *, code: str) -> Dict[str, Any]:
+    """An error ack: ``data`` (if any) with ``code`` added."""
+    return _reply(ERROR, message, error_data(code, data))
+
+
+def error_data(code: str, data: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The data of an error reply: ``data`` and ``code``, one of error_codes.REPLY_CODES."""
+    if code not in error_codes.REPLY_CODES:
+        raise ValueError("%r is not an error code of the protocol (shared.error_codes)" % (code,))
+    return dict(data or {}, code=code)
+
+
+def error_code(ack: Any) -> Optional[str]:
+    """The code of an error ack, else None (for a success, or what is not an ack)."""
+    data = ack.get("data") if isinstance(ack, dict) and ack.get("status") == ERROR else None
+    code = data.get("code") if isinstance(data, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def is_reply(value: Any) -> bool:

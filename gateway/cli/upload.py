@@ -14,10 +14,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from gateway.cli.connection import Connection, ConnectionLost
 from gateway.cli.errors import APP_ERROR, CONNECT, CliError
 from gateway.cli.progress import Progress, size
-from shared import protocol
+from shared import error_codes, protocol
 
 Connect = Callable[[], Connection]
 RESYNCS = 3          # offset mismatches tolerated in a row before giving up
+# Chunk errors the upload recovers from: the appliance holds other bytes than we thought
+# (continue from data.received), or holds no upload (begin again, which answers the offset).
+RESUMABLE = (error_codes.UPLOAD_OUT_OF_ORDER, error_codes.NO_UPLOAD)
 
 
 class Upload:
@@ -70,6 +73,28 @@ class Upload:
                 "resumed_from": self.resumed_from}
 
     def _send(self, connection: Connection) -> None:
+        offset, chunk_size = self._begin(connection)
+        resyncs = 0
+        while offset < len(self.blob):
+            chunk = self.blob[offset:offset + chunk_size]
+            reply = connection.ack(protocol.UPLOAD_CHUNK, {
+                "offset": offset, "data": base64.b64encode(chunk).decode("ascii")})
+            code = protocol.error_code(reply)
+            if code is None:
+                resyncs = 0
+            elif code not in RESUMABLE or resyncs >= RESYNCS:
+                raise CliError(APP_ERROR, str(reply.get("message")), reply.get("data"))
+            else:
+                resyncs += 1
+            if code == error_codes.NO_UPLOAD:
+                offset, chunk_size = self._begin(connection)
+                continue
+            received = _received(reply)
+            offset = received if received is not None else offset + len(chunk)
+            self.progress.update(offset)
+
+    def _begin(self, connection: Connection) -> Tuple[int, int]:
+        """upload_begin: the offset to go on from (what the appliance holds) and the chunk size."""
         begun = connection.request(protocol.UPLOAD_BEGIN, {
             "size": len(self.blob), "sha256": self.sha256, "name": self.name})
         offset, chunk_size = _begin_reply(begun)
@@ -78,20 +103,7 @@ class Upload:
             self.progress.note("resuming the upload at %s of %s"
                                % (size(offset), size(len(self.blob))))
         self.progress.update(offset)
-        resyncs = 0
-        while offset < len(self.blob):
-            chunk = self.blob[offset:offset + chunk_size]
-            reply = connection.ack(protocol.UPLOAD_CHUNK, {
-                "offset": offset, "data": base64.b64encode(chunk).decode("ascii")})
-            received = _received(reply)
-            if reply.get("status") != protocol.SUCCESS:
-                resyncs += 1
-                if received is None or resyncs > RESYNCS:
-                    raise CliError(APP_ERROR, str(reply.get("message")), reply.get("data"))
-            else:
-                resyncs = 0
-            offset = received if received is not None else offset + len(chunk)
-            self.progress.update(offset)
+        return offset, chunk_size
 
 
 def reopen(connect: Connect, patience: float) -> Connection:

@@ -49,6 +49,20 @@
   RC.holderText = (h) => h ? (h.address || 'another client') + (h.since ? ' since ' + RC.fmtTime(h.since) : '')
     : 'another client';
 
+  /** The ``data.code`` of an error reply (README "Error codes"), or null for a success. */
+  RC.errorCode = (ack) => (ack && ack.status === 'error' && ack.data && typeof ack.data.code === 'string'
+    ? ack.data.code : null);
+  // What a person can do about an error, by its code; other codes need only the message.
+  const ERROR_HINTS = {
+    observer: 'Only the controller may do this: use "Take over control"',
+    executor_restarting: 'The executor is restarting and this was not run: try again once it is back',
+    executor_died: 'The call may have done part of its work: check the robot before repeating it',
+    timeout: 'It may still be running on the robot: check its state before repeating it',
+    too_many_calls: 'Too many calls are running on the robot: try again shortly',
+  };
+  /** An error reply's message, and what to do about it when its code says. */
+  RC.errorText = (ack) => ack.message + (ERROR_HINTS[RC.errorCode(ack)] ? '. ' + ERROR_HINTS[RC.errorCode(ack)] : '');
+
   /** Emit ``event`` and resolve with its ack ({status, message, data}). */
   RC.call = function (event, payload, timeoutMs) {
     const ms = timeoutMs || 30000;
@@ -212,6 +226,11 @@
         setState('error', 'Unauthorized');
         banner('The robot wants an access token: enter it under Connection and press Connect.', 'error');
         $('token').focus();
+      } else if (code === 'internal_error') {
+        // A refusal is never retried by socket.io-client itself; this one asks to try again.
+        setState('error', 'Refused');
+        banner('The robot failed while connecting: ' + err.message + '. Retrying in 5 s.', 'error');
+        retryTimer = setTimeout(() => connect(RC.wanted.role), 5000);
       } else {
         setState('disconnected', 'Disconnected · retrying');
       }

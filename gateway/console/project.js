@@ -102,7 +102,8 @@
       show(out, 'pending', 'calling…');
       button.disabled = true;
       RC.call('process', { params: { object: objectName, method: m.name, args: args } }, CALL_TIMEOUT)
-        .then((ack) => show(out, ack.status, ack.status + ': ' + ack.message + '\n' + RC.json(ack.data, 2)))
+        .then((ack) => show(out, ack.status, ack.status + ': ' + (ack.status === 'success' ? ack.message
+          : RC.errorText(ack)) + '\n' + RC.json(ack.data, 2), RC.errorCode(ack)))
         .catch((err) => show(out, 'error', err.message))
         .then(() => { button.disabled = !RC.isController(); });
     });
@@ -118,8 +119,10 @@
     return m ? m[2] : String(text);
   }
 
-  function show(out, status, message) {
+  function show(out, status, message, code) {
     out.dataset.status = status;
+    if (code) out.dataset.code = code;
+    else delete out.dataset.code;
     out.textContent = message;
   }
 
@@ -159,7 +162,7 @@
       if (ack.status !== 'success') {
         described = null;
         $('describe-tree').textContent = '';
-        $('describe-status').textContent = 'describe failed: ' + ack.message;
+        $('describe-status').textContent = 'describe failed: ' + RC.errorText(ack);
         renderControls();
         return;
       }
@@ -198,7 +201,7 @@
       const method = button.dataset.command;
       driveStatus(method + '…');
       command(method).then((ack) => driveStatus(method + ': ' + (ack.status === 'success'
-        ? RC.json(ack.data) : ack.message), ack.status))
+        ? RC.json(ack.data) : RC.errorText(ack)), ack.status))
         .catch((err) => driveStatus(method + ': ' + err.message, 'error'));
     });
   });
@@ -222,7 +225,7 @@
       inflight += 1;
       sent += 1;
       command('Move', args, 2000).then((ack) => {
-        if (ack.status !== 'success') { driveStatus('Move: ' + ack.message, 'error'); stopMove(false); }
+        if (ack.status !== 'success') { driveStatus('Move: ' + RC.errorText(ack), 'error'); stopMove(false); }
         else if (moveTimer) driveStatus('Moving (' + sent + ' Move commands): ' + RC.json(ack.data.velocity || ack.data));
       }).catch((err) => driveStatus('Move: ' + err.message, 'error'))
         .then(() => { inflight -= 1; });
@@ -238,7 +241,7 @@
     if (moveButton) moveButton.classList.remove('held');
     moveButton = null;
     if (sendStop !== false && RC.isController()) {
-      command('StopMove').then((ack) => driveStatus('Stopped: ' + (ack.status === 'success' ? RC.json(ack.data) : ack.message),
+      command('StopMove').then((ack) => driveStatus('Stopped: ' + (ack.status === 'success' ? RC.json(ack.data) : RC.errorText(ack)),
         ack.status)).catch((err) => driveStatus('StopMove: ' + err.message, 'error'));
     }
   }

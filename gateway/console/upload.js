@@ -34,7 +34,7 @@
   }
 
   function check(ack, what) {
-    if (ack.status !== 'success') throw new Error(what + ': ' + ack.message);
+    if (ack.status !== 'success') throw new Error(what + ': ' + RC.errorText(ack));
     return ack.data;
   }
 
@@ -72,9 +72,14 @@
         continue;
       }
       if (ack.status !== 'success') {
-        const received = ack.data && typeof ack.data.received === 'number' ? ack.data.received : null;
-        if (received === null || ++failures > MAX_RETRIES) throw new Error('upload_chunk: ' + ack.message);
-        state.offset = received;            // the robot says where it is: continue from there
+        const code = RC.errorCode(ack);
+        const resumable = code === 'upload_out_of_order' || code === 'no_upload';
+        if (!resumable || ++failures > MAX_RETRIES) throw new Error('upload_chunk: ' + RC.errorText(ack));
+        // The robot says where it is (data.received), or holds no upload (the gateway
+        // restarted, or another upload replaced it): continue from there, or begin again.
+        if (code === 'upload_out_of_order') state.offset = ack.data.received;
+        else state = await begin(file, size, sha256);
+        progress(state.offset, size);
         continue;
       }
       failures = 0;
@@ -91,7 +96,7 @@
     if (ack.data) RC.setProject(ack.data);
     const missing = ack.data && ack.data.missing_requirements;
     const note = missing && missing.length ? ' Missing requirements: ' + missing.join(', ') + '.' : '';
-    status((ack.status === 'success' ? 'Started: ' : 'Start failed: ') + ack.message + '.' + note,
+    status((ack.status === 'success' ? 'Started: ' + ack.message : 'Start failed: ' + RC.errorText(ack)) + '.' + note,
       ack.status === 'success' ? 'success' : 'error');
     RC.refreshDescribe && RC.refreshDescribe();
     return ack;

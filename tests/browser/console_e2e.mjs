@@ -60,11 +60,12 @@ const method = (obj, name) => `#describe-tree .method[data-object="${obj}"][data
 async function callMethod(page, obj, name, values) {
   const block = method(obj, name);
   await page.waitForSelector(block + ' form button:not([disabled])');
-  await page.$eval(block + ' output', (o) => { o.textContent = ''; delete o.dataset.status; });
+  await page.$eval(block + ' output', (o) => { o.textContent = ''; delete o.dataset.status; delete o.dataset.code; });
   for (const [field, value] of Object.entries(values)) await page.fill(`${block} input[name="${field}"]`, value);
   await page.click(block + ' form button');
   await page.waitForSelector(`${block} output[data-status="success"], ${block} output[data-status="error"]`, { timeout: SLOW });
-  return { status: await page.$eval(block + ' output', (o) => o.dataset.status), text: await text(page, block + ' output') };
+  return { status: await page.$eval(block + ' output', (o) => o.dataset.status), text: await text(page, block + ' output'),
+    code: await page.$eval(block + ' output', (o) => o.dataset.code || null) };
 }
 
 /** Count distinct colours of a PNG by drawing it on a canvas in the browser. */
@@ -196,6 +197,11 @@ try {
     if (r.status !== 'success' || !/\n42$/.test(r.text)) throw new Error('add(2, 40): ' + r.text);
     const f = await callMethod(a, 'bot', 'fail', { text: 'no luck' });
     if (f.status !== 'error' || !f.text.includes('no luck')) throw new Error('fail(): ' + f.text);
+    if (f.code !== 'user_exception') throw new Error('fail() has the code ' + f.code);
+    const slow = await callMethod(a, 'bot', 'sleep', { seconds: '8' });
+    if (slow.code !== 'timeout' || !slow.text.includes('check its state before repeating it')) {
+      throw new Error('sleep(8) past max_execution_time: ' + slow.code + ' ' + slow.text);
+    }
   });
 
   await step('see a log line and pushed events in the live panel', async () => {

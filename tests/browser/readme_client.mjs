@@ -36,7 +36,8 @@ check(await socket.emitWithAck("start", {}), "start");
 const sum = check(await socket.emitWithAck("process", { params: { object: "bot", method: "add", args: [2, 40] } }), "add");
 if (sum !== 42) throw new Error("bot.add(2, 40) returned " + JSON.stringify(sum));
 const refused = await socket.emitWithAck("process", { params: { object: "bot", method: "fail", args: { text: "no luck" } } });
-if (refused.status !== "error" || !refused.message.startsWith("ValueError: no luck")) {
+if (refused.status !== "error" || !refused.message.startsWith("ValueError: no luck")
+    || refused.data.code !== "user_exception") {
   throw new Error("bot.fail: " + JSON.stringify(refused));
 }
 socket.disconnect();

@@ -51,7 +51,8 @@ def console_built() -> Path:
 
 @pytest.fixture
 def appliance(tmp_path) -> Iterator[Appliance]:
-    app = Appliance(tmp_path).start()
+    # A short time limit, so a call can run past it (the console shows the timeout's hint).
+    app = Appliance(tmp_path, executor={"max_execution_time": 6}).start()
     yield app
     app.stop()
 

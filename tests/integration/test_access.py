@@ -47,6 +47,12 @@ def controller_address(client):
     return client.call("status", {}, timeout=30)["data"]["controller"]["address"]
 
 
+def test_an_unknown_role_is_refused_with_its_code(appliance):
+    error = refused(appliance, {"role": "admin"})
+    assert error["message"] == "invalid role 'admin': use controller or observer", error
+    assert error["data"] == {"code": "invalid"}, error
+
+
 @pytest.mark.config(token=TOKEN)
 def test_missing_or_wrong_token_is_refused_without_holder(connect, appliance):
     for auth in (None, {"token": TOKEN + "x"}, {"token": 123}, {"role": "observer"}):
@@ -125,6 +131,7 @@ def test_observers_watch_but_cannot_act(connect, appliance):
             reply = client.call(event, payload, timeout=60)
             assert reply["status"] == "error", (event, reply)
             assert "observer" in reply["message"], (event, reply)
+            assert reply["data"] == {"code": "observer"}, (event, reply)
     # Nothing an observer sent reached the project.
     assert call(controller, "bot", "incr")["data"] == 1
     assert observer.connected and second.connected

@@ -72,6 +72,7 @@ def test_a_broken_binary_update_is_refused_and_changes_nothing(client):
     binarybot(client)
     reply = client.call("update", {"data": b"PK\x03\x04 not really a zip"}, timeout=60)
     assert reply["status"] == "error" and "zip" in reply["message"].lower(), reply
+    assert reply["data"] == {"code": "update_rejected"}, reply
     assert ok(call(client, "camera", "raw", [2])) == b"\x00\x01"
 
 

@@ -32,10 +32,12 @@ def test_base_exceptions_in_a_method_are_answered_at_once(client):
     assert exited["status"] == "error", exited
     assert exited["message"] == "SystemExit: 3 (main.py, line %d)" % line_of("EXIT LINE")
     assert exited["data"]["error"]["type"] == "SystemExit"
+    assert exited["data"]["code"] == "user_exception"
     interrupted = call(client, "bot", "interrupt", timeout=30)
     assert interrupted["status"] == "error", interrupted
     assert interrupted["message"] == ("KeyboardInterrupt: pressed (main.py, line %d)"
                                       % line_of("INTERRUPT LINE"))
+    assert interrupted["data"]["code"] == "user_exception"
     assert time.monotonic() - began < 20
     assert call(client, None, "ping")["data"] == "pong"
 
@@ -47,6 +49,7 @@ def test_sys_exit_at_import_is_a_start_error(client):
     reply = client.call("start", {}, timeout=30)
     assert reply["status"] == "error", reply
     assert reply["message"] == "cannot load the project: SystemExit: 5 (main.py, line 3)"
+    assert reply["data"]["code"] == "load_failed"
 
 
 @pytest.mark.config(executor={"max_execution_time": 120})
@@ -59,7 +62,9 @@ def test_sys_exit_in_a_stop_hook_is_reported_like_a_call_error(connect, applianc
     appliance.wait_log(r"motor\.stop\(\) raised SystemExit: 4 \(main\.py, line 6\)")
     appliance.wait_log(r"stop hooks had problems: SystemExit: 4 \(main\.py, line 6\)")
     second = connect(wait_timeout=30)
-    assert call(second, "motor", "stop")["message"] == "SystemExit: 4 (main.py, line 6)"
+    reply = call(second, "motor", "stop")
+    assert reply["message"] == "SystemExit: 4 (main.py, line 6)"
+    assert reply["data"]["code"] == "user_exception"
 
 
 def test_a_return_value_too_deep_for_json_is_an_error_at_once(client):
@@ -69,6 +74,7 @@ def test_a_return_value_too_deep_for_json_is_an_error_at_once(client):
         assert reply["status"] == "error", reply
         assert reply["message"] == ("the return value cannot be sent as JSON: it is nested "
                                     "deeper than 64 levels")
+        assert reply["data"] == {"code": "not_json"}
     assert len(json.dumps(ok(call(client, "bot", "deep", {"levels": 64})))) == 128
     refused = ok(call(client, "bot", "push_deep", {"levels": 3000}))
     assert refused == ("TypeError: push_message('deep'): data cannot be sent as JSON: it is "
@@ -97,7 +103,7 @@ def test_payloads_nested_too_deeply_get_an_error_ack(appliance, client):
             args = "[" * levels + "]" * levels
             body = '["process",{"params":{"object":"bot","method":"echo","args":[%s]}}]' % args
             ack = raw_call(raw, number, body)
-            assert ack == {"status": "error", "data": None,
+            assert ack == {"status": "error", "data": {"code": "invalid_payload"},
                            "message": "invalid payload: it is nested deeper than 64 levels"}
         ack = raw_call(raw, 9, '["process",{"params":{"object":"bot","method":"echo",'
                                '"args":[%s]}}]' % ("[" * 60 + "]" * 60))
@@ -105,6 +111,7 @@ def test_payloads_nested_too_deeply_get_an_error_ack(appliance, client):
         deep_name = raw_call(raw, 10, "[" * 10000 + "]" * 10000)
         assert deep_name["status"] == "error", deep_name
         assert "nested deeper than 64 levels" in deep_name["message"]
+        assert deep_name["data"] == {"code": "invalid_payload"}
     finally:
         raw.close()
 
@@ -125,10 +132,12 @@ def test_calls_in_flight_are_bounded_and_shown(client):
     assert refused["status"] == "error", refused
     assert refused["message"].startswith("too many calls in flight (3, "
                                          "executor.max_calls_in_flight)"), refused
+    assert refused["data"] == {"code": "too_many_calls"}
     for thread in threads:
         thread.join(30)
     assert [r["status"] for r in replies] == ["error"] * 3, replies
     assert all("max_execution_time" in r["message"] for r in replies), replies
+    assert [r["data"] for r in replies] == [{"code": "timeout"}] * 3, replies
     # Past their time limit the calls still run, and still count.
     assert in_flight() == 3
     wait_for(lambda: in_flight() == 0, 30, "the slow calls to end")
@@ -148,6 +157,8 @@ def test_process_reaches_what_describe_lists_and_nothing_else(client):
                               (None, "push_message", ["tick", 1])]:
         reply = call(client, obj, method, args)
         assert reply["status"] == "error", (obj, method, reply)
+        assert reply["data"]["code"] == ("unknown_method" if obj in (None, "bot")
+                                         else "unknown_object"), reply
         assert "callable are the objects bot and the functions nested, ping" in reply["message"] \
             or "its methods are: crash_thread, deep, echo" in reply["message"], reply
     assert ok(call(client, "bot", "echo", {"value": 5})) == 5

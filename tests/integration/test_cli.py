@@ -186,7 +186,9 @@ def test_call_error_ack_exits_1_with_the_message(appliance):
     assert "RuntimeError: Move refused" in result.stderr
     result = robotctl(appliance.url, "--json", "call", "nobody", "x")
     assert result.returncode == 1
-    assert "unknown object 'nobody'" in json.loads(result.stderr)["error"]
+    document = json.loads(result.stderr)
+    assert "unknown object 'nobody'" in document["error"]
+    assert document["data"]["code"] == "unknown_object"
 
 
 # -- live: events, logs --------------------------------------------------------------------

@@ -72,6 +72,7 @@ def test_call_over_max_execution_time_gets_an_error_and_the_executor_keeps_servi
     elapsed = time.monotonic() - started
     assert reply["status"] == "error", reply
     assert "max_execution_time" in reply["message"], reply
+    assert reply["data"] == {"code": "timeout"}, reply
     assert 0.9 <= elapsed < 4.0, "the time-out reply came after %.2f s" % elapsed
     # The executor keeps serving, in the same process, with its state.
     assert call(client, "bot", "incr")["data"] == 1
@@ -116,6 +117,7 @@ def test_executor_death_fails_calls_in_flight_at_once(client, appliance, kill):
     for _, ack in in_flight:
         assert ack["status"] == "error", ack
         assert "executor" in ack["message"], ack
+        assert ack["data"] == {"code": "executor_died"}, ack
     # Restarted: later calls work again, on a fresh executor with the same project.
     appliance.wait_executors(3)
     reply = call(client, "bot", "state")
@@ -130,6 +132,7 @@ def test_death_of_the_calling_method_itself_is_an_error(client, appliance):
     reply = call(client, "bot", "die", [5])
     assert time.monotonic() - started < 5.0
     assert reply["status"] == "error" and "executor" in reply["message"], reply
+    assert reply["data"] == {"code": "executor_died"}, reply
     assert call(client, None, "ping")["data"] == "pong"
 
 
@@ -151,4 +154,5 @@ def test_death_is_detected_without_waiting_for_the_restart(client, appliance):
     elapsed, reply = replies[0]
     assert reply["status"] == "error"
     assert "exited during the call" in reply["message"], reply
+    assert reply["data"] == {"code": "executor_died"}, reply
     assert elapsed < 15

@@ -12,7 +12,7 @@ import pytest
 import socketio
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from shared import protocol
+from shared import error_codes, protocol
 from tests.appliance import Appliance, wait_for
 from tests.integration.conftest import call, upload
 
@@ -56,6 +56,8 @@ def check(reply, what):
     assert set(reply) == {"status", "message", "data"}, (what, reply)
     assert reply["status"] in ("success", "error"), (what, reply)
     assert isinstance(reply["message"], str), (what, reply)
+    if reply["status"] == "error":
+        assert reply["data"]["code"] in error_codes.REPLY_CODES, (what, reply)
     return reply
 
 
@@ -77,6 +79,7 @@ def test_process_with_random_names_and_arguments(fuzzed, obj, method, args):
     reply = send(fuzzed[1], "process", {"params": {"object": obj, "method": method,
                                                    "args": args}})
     assert reply["status"] == "error", reply       # no such object or method
+    assert reply["data"]["code"] in ("invalid_payload", "unknown_object", "unknown_method"), reply
 
 
 @settings(FUZZ, max_examples=60)
@@ -87,14 +90,16 @@ def test_chunked_upload_with_random_fields(fuzzed, size, sha256, offset, data):
     client = fuzzed[1]
     send(client, "upload_begin", {"size": size, "sha256": sha256, "name": "fuzz.zip"})
     send(client, "upload_chunk", {"offset": offset, "data": data})
-    assert send(client, "upload_commit", {})["status"] == "error"
+    committed = send(client, "upload_commit", {})
+    assert committed["status"] == "error", committed
+    assert committed["data"]["code"] in ("no_upload", "invalid_payload", "upload_mismatch"), committed
 
 
 @settings(FUZZ, max_examples=80)
 @given(event=unknown_events, payload=json_values)
 def test_unknown_events(fuzzed, event, payload):
     reply = send(fuzzed[1], event, payload)
-    assert reply["status"] == "error", reply
+    assert reply["status"] == "error" and reply["data"]["code"] == "unknown_event", reply
 
 
 @pytest.mark.parametrize("event", SOCKETIO_RESERVED)
@@ -104,7 +109,7 @@ def test_reserved_socketio_names_are_unknown_events(connect, appliance, event, p
     reply, and the sender's session (controller role, pushes) is unchanged."""
     client = connect()
     reply = send(client, event, payload)
-    assert reply["status"] == "error", reply
+    assert reply["status"] == "error" and reply["data"]["code"] == "unknown_event", reply
     status = client.call("status", {}, timeout=15)["data"]
     assert status["controller"]["address"].startswith("127.0.0.1:"), status
     assert call(client, "sport_client", "GetState")["status"] == "success"

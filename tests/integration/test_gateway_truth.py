@@ -2,17 +2,34 @@
 controller slot, an update sent while the executor restarts (issue 9)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
+from typing import Iterator
 
 import pytest
 import socketio
+import zmq
 
+from shared import config, messages, sockets
 from tests.appliance import REPO, Appliance, b64, wait_for, zip_files
 from tests.integration.conftest import call, ok, record, upload
 
 INFO = "robotctl:server_info"
+
+
+@contextlib.contextmanager
+def stopped(pid: int) -> Iterator[None]:
+    """``pid`` stopped (SIGSTOP) for the block: a stopped supervisor restarts nothing, a
+    stopped executor answers nothing."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 SLOW_IMPORT = """import time
 
 print("import begins", flush=True)
@@ -73,9 +90,7 @@ def test_a_controller_leaving_during_its_start_gets_its_stop_hooks(connect, appl
 
 
 def test_an_update_sent_while_the_executor_restarts_waits_for_it(appliance, client):
-    supervisor = appliance.process.pid
-    os.kill(supervisor, signal.SIGSTOP)      # the executor is not restarted until SIGCONT
-    try:
+    with stopped(appliance.process.pid):     # the executor is not restarted meanwhile
         os.kill(appliance.executor_pid(), signal.SIGKILL)
         appliance.wait_log(r"executor \w+ is gone")
         replies = []
@@ -84,8 +99,6 @@ def test_an_update_sent_while_the_executor_restarts_waits_for_it(appliance, clie
             timeout=60)))
         update.start()
         appliance.wait_log(r"executor \w+ is gone")
-    finally:
-        os.kill(supervisor, signal.SIGCONT)
     update.join(90)
     reply = replies[0]
     assert reply["status"] == "success", reply
@@ -93,11 +106,66 @@ def test_an_update_sent_while_the_executor_restarts_waits_for_it(appliance, clie
     assert call(client, None, "ping")["data"] == 1
 
 
-def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path):
+@pytest.mark.config(gateway={"executor_start_timeout": 2})
+def test_without_an_executor_a_call_fails_with_executor_unavailable(appliance, client):
+    with stopped(appliance.process.pid):     # the supervisor restarts no executor meanwhile
+        os.kill(appliance.executor_pid(), signal.SIGKILL)
+        appliance.wait_log(r"executor \w+ is gone")
+        reply = call(client, "sport_client", "GetState", timeout=30)
+    assert reply == {"status": "error", "data": {"code": "executor_unavailable"},
+                     "message": "no executor is running (waited 2 s); check "
+                                "`journalctl -u robotctl-executor`"}
+    appliance.wait_executors(2)
+    assert ok(call(client, "sport_client", "GetState"))["posture"]
+
+
+@pytest.mark.config(gateway={"executor_start_timeout": 2})
+def test_an_update_whose_executor_does_not_come_back_says_so(appliance, client):
+    with stopped(appliance.process.pid):     # the updated executor exits; none replaces it
+        reply = client.call("update", {"data": b64(zip_files({"main.py": "def ping():\n"
+                                                                          "    return 1\n"}))},
+                            timeout=60)
+    assert reply["status"] == "error", reply
+    assert reply["message"] == "done, but the executor did not come back within 2 s", reply
+    assert reply["data"]["code"] == "restart_timeout", reply
+    assert reply["data"]["origin"] == "upload" and len(reply["data"]["sha256"]) == 64, reply
+    appliance.wait_executors(2)
+    assert ok(call(client, None, "ping")) == 1
+
+
+@pytest.mark.config(executor={"max_execution_time": 0.5})
+def test_a_wedged_executor_gets_the_gateways_own_timeout(appliance, client):
+    assert ok(call(client, "sport_client", "GetState"))["posture"]
+    with stopped(appliance.executor_pid()):  # it cannot answer, not even at its own limit
+        reply = call(client, "sport_client", "GetState", timeout=30)
+    assert reply == {"status": "error", "data": {"code": "timeout"},
+                     "message": "no reply from the executor within 5.5 s"}
+
+
+def test_a_local_peer_asking_for_another_command_gets_unknown_command(appliance):
+    context = zmq.Context()
+    peer = sockets.open_socket(context, "watch.command", config.load(str(appliance.config_path)).ipc)
+    try:
+        peer.send_multipart(messages.Request("watch-1", "process", {}).to_frames())
+        assert peer.poll(30000), "no answer from the gateway"
+        reply = messages.decode(peer.recv_multipart())
+    finally:
+        peer.close()
+        context.term()
+    assert reply == messages.Reply("watch-1", "error", "command 'process' is not available to "
+                                   "local peers", {"code": "unknown_command"}), reply
+
+
+def with_fault(tmp_path, fault: str) -> Appliance:
+    """An appliance started with tests/faults' ``fault`` injected."""
     app = Appliance(tmp_path)
     app.env = {"PYTHONPATH": "%s:%s" % (REPO / "tests" / "faults", REPO),
-               "ROBOTCTL_TEST_FAULT": "connect_after_admission"}
-    app.start()
+               "ROBOTCTL_TEST_FAULT": fault}
+    return app.start()
+
+
+def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path):
+    app = with_fault(tmp_path, "connect_after_admission")
     clients = []
     try:
         first = socketio.Client(reconnection=False)
@@ -106,7 +174,8 @@ def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path
         with pytest.raises(socketio.exceptions.ConnectionError):
             first.connect(app.url, transports=["websocket"], wait_timeout=30)
         wait_for(lambda: errors, 10, "connect_error")
-        assert "internal error while connecting" in str(errors[0]), errors
+        assert errors[0]["message"] == "internal error while connecting; try again", errors
+        assert errors[0]["data"] == {"code": "internal_error"}, errors
         second = socketio.Client(reconnection=False)
         clients.append(second)
         second.connect(app.url, transports=["websocket"], wait_timeout=30)
@@ -115,6 +184,21 @@ def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path
     finally:
         for client in clients:
             client.disconnect()
+        app.stop()
+
+
+def test_a_bug_in_a_handler_is_an_internal_error_reply(tmp_path):
+    app = with_fault(tmp_path, "status_raises")
+    client = socketio.Client(reconnection=False)
+    try:
+        client.connect(app.url, transports=["websocket"], wait_timeout=30)
+        reply = client.call("status", {}, timeout=30)
+        assert reply == {"status": "error", "data": {"code": "internal_error"},
+                         "message": "internal error: RuntimeError: injected fault in status"}
+        app.wait_log(r"internal error in status")
+        assert ok(client.call("status", {}, timeout=30))["version"]
+    finally:
+        client.disconnect()
         app.stop()
 
 

@@ -14,7 +14,8 @@ def line_of(project: str, marker: str) -> int:
 
 def test_a_project_that_fails_to_import_is_logged_as_an_error(client, appliance):
     ok(upload(client, "import_error"))
-    assert client.call("start", {}, timeout=30)["status"] == "error"
+    reply = client.call("start", {}, timeout=30)
+    assert reply["status"] == "error" and reply["data"]["code"] == "load_failed", reply
     appliance.wait_log(r"executor ERROR executor\.service: project project \(upload\) failed to "
                        r"load: cannot load the project: ModuleNotFoundError: No module named "
                        r"'module_that_does_not_exist' \(main\.py, line 4\)")

@@ -127,6 +127,7 @@ def test_executor_killed_during_a_call(connect, appliance):
     reply = replies[0]
     assert reply["status"] == "error", reply
     assert "the executor exited during the call" in reply["message"], reply
+    assert reply["data"] == {"code": "executor_died"}, reply
     assert answered_after < 5, answered_after
 
     def restarted():

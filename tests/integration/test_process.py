@@ -32,26 +32,41 @@ def test_errors_carry_type_and_text(client):
     upload(client, "testbot")
     unknown_object = call(client, "nobody", "x")
     assert unknown_object["status"] == "error" and "unknown object 'nobody'" in unknown_object["message"]
+    assert unknown_object["data"]["code"] == "unknown_object"
     unknown_method = call(client, "bot", "fly")
     assert unknown_method["status"] == "error" and "unknown method 'fly'" in unknown_method["message"]
+    assert unknown_method["data"]["code"] == "unknown_method"
     wrong_args = call(client, "bot", "add", {"c": 1})
     assert wrong_args["status"] == "error" and wrong_args["message"].startswith("TypeError:")
+    assert wrong_args["data"]["code"] == "bad_arguments"
+    assert wrong_args["data"]["error"]["type"] == "TypeError"
+    # A TypeError raised inside the method is the method's own failure, not bad arguments.
+    inner = call(client, "bot", "add", ["x", 1])
+    assert inner["status"] == "error" and inner["message"].startswith("TypeError: ")
+    assert inner["data"]["code"] == "user_exception"
     raised = call(client, "bot", "fail", {"text": "motor fault"})
     assert raised["status"] == "error"
     assert raised["message"].startswith("ValueError: motor fault (main.py, line ")
     assert raised["data"]["error"]["type"] == "ValueError"
+    assert raised["data"]["code"] == "user_exception"
     not_callable = call(client, "value", "real")
     assert not_callable["status"] == "error" and "unknown object 'value'" in not_callable["message"]
+    assert not_callable["data"]["code"] == "unknown_object"
     dunder = call(client, "bot", "__class__")
-    assert dunder["status"] == "error"
+    assert dunder["status"] == "error" and dunder["data"]["code"] == "unknown_method"
+    no_function = client.call("process", {"params": {"object": None, "method": "nowhere"}})
+    assert no_function["status"] == "error" and "unknown function 'nowhere'" in no_function["message"]
+    assert no_function["data"]["code"] == "unknown_method"
 
 
 def test_return_values_json_cannot_carry(client):
     upload(client, "testbot")
     reply = call(client, "bot", "not_json")
     assert reply["status"] == "error" and "set" in reply["message"]
+    assert reply["data"] == {"code": "not_json"}
     reply = call(client, "bot", "nan")
     assert reply["status"] == "error" and "NaN" in reply["message"]
+    assert reply["data"] == {"code": "not_json"}
     assert call(client, "bot", "ping" if False else "incr")["status"] == "success"
 
 
@@ -68,17 +83,18 @@ def test_start_is_idempotent(client):
 def test_import_error_names_exception_and_line(client):
     assert upload(client, "import_error")["status"] == "success"
     reply = client.call("start", {})
-    assert reply["status"] == "error"
+    assert reply["status"] == "error" and reply["data"]["code"] == "load_failed"
     assert "ModuleNotFoundError" in reply["message"]
     assert "(main.py, line 4)" in reply["message"]
     # process on a project that cannot load reports the same error
-    assert "ModuleNotFoundError" in call(client, "x", "y")["message"]
+    reply = call(client, "x", "y")
+    assert "ModuleNotFoundError" in reply["message"] and reply["data"]["code"] == "load_failed"
 
 
 def test_syntax_error_names_line(client):
     upload(client, "syntax_error")
     reply = client.call("start", {})
-    assert reply["status"] == "error"
+    assert reply["status"] == "error" and reply["data"]["code"] == "load_failed"
     assert reply["message"].startswith("cannot load the project: SyntaxError:")
     assert "line 2" in reply["message"]
 
@@ -104,10 +120,13 @@ def test_malformed_payloads_get_error_replies(client):
         reply = client.call("process", payload)
         assert reply["status"] == "error", payload
         assert set(reply) == {"status", "message", "data"}
+        assert reply["data"] == {"code": "invalid_payload"}, payload
     reply = client.call("no_such_event", {"a": 1})
     assert reply["status"] == "error" and "unknown event" in reply["message"]
+    assert reply["data"] == {"code": "unknown_event"}
     # python-socketio dispatches an event literally named "*" to the catch-all handler
     # itself, with fewer arguments
     for args in ((), ({"a": 1},)):
         reply = client.call("*", *args)
         assert reply["status"] == "error" and "unknown event" in reply["message"], args
+        assert reply["data"] == {"code": "unknown_event"}, args

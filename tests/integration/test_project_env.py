@@ -62,7 +62,7 @@ def test_unsatisfiable_requirement_is_rejected_and_the_project_keeps_running(cli
     assert version(client) == "1.0"
     before = env_dirs(appliance)
     reply = deploy(client, project_zip("robopkg==9.9\n", V1))
-    assert reply["status"] == "error", reply
+    assert reply["status"] == "error" and reply["data"]["code"] == "update_rejected", reply
     assert reply["message"] == ("update rejected: requirements could not be installed: "
                                 "No matching distribution found for robopkg==9.9 "
                                 "(offline: only wheels/ is searched)"), reply
@@ -84,7 +84,7 @@ def test_same_requirements_reuse_the_environment(client, appliance):
 
 def test_sdist_only_requirement_is_refused(client):
     reply = deploy(client, project_zip("onlysrc\n", sdist("onlysrc", "1.0"), package="onlysrc"))
-    assert reply["status"] == "error", reply
+    assert reply["status"] == "error" and reply["data"]["code"] == "update_rejected", reply
     assert "onlysrc has only a source distribution" in reply["message"], reply
     assert "robotctl installs wheels only" in reply["message"], reply
     assert ok(call(client, "sport_client", "GetState"))["posture"] == "lying"
@@ -103,7 +103,7 @@ def test_project_without_requirements_has_no_environment(client, appliance):
 @pytest.mark.config(executor={"max_project_size": 8000})
 def test_environment_counts_toward_the_project_size(client, appliance):
     reply = deploy(client, project_zip("robopkg==1.0\n", V1))
-    assert reply["status"] == "error", reply
+    assert reply["status"] == "error" and reply["data"]["code"] == "update_rejected", reply
     assert "the project and its environment take" in reply["message"], reply
     assert "executor.max_project_size (8000)" in reply["message"], reply
     assert env_dirs(appliance) == []

@@ -83,6 +83,7 @@ def test_offline_mode_ignores_the_robots_pip_configuration(tmp_path, monkeypatch
             reply = client.call("update", {"data": b64(project_zip("robopkg==1.0\n", {}))},
                                 timeout=120)
             assert reply["status"] == "error", reply
+            assert reply["data"] == {"code": "update_rejected"}, reply
             assert reply["message"].endswith("No matching distribution found for robopkg==1.0 "
                                              "(offline: only wheels/ is searched)"), reply
 
@@ -105,6 +106,7 @@ def test_a_hanging_install_is_time_limited_and_the_executor_keeps_serving(tmp_pa
             assert replies[0]["message"] == (
                 "update rejected: requirements could not be installed: pip did not finish "
                 "within executor.install_timeout (6 s)"), replies
+            assert replies[0]["data"] == {"code": "update_rejected"}, replies
             assert time.monotonic() - started < 40
             assert ok(call(client, "sport_client", "GetState"))["posture"] == "lying"
         envs = app.projects / "envs"
@@ -123,6 +125,7 @@ def test_a_crash_mid_install_leaves_nothing_half_built(tmp_path, monkeypatch):
             os.kill(app.executor_pid(), signal.SIGKILL)
             upload.join(60)
             assert replies and replies[0]["status"] == "error", replies
+            assert replies[0]["data"] == {"code": "executor_died"}, replies
             app.wait_executors(2)
         with client_of(app) as client:
             assert ok(call(client, "sport_client", "GetState"))["posture"] == "lying"

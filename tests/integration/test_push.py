@@ -109,6 +109,7 @@ def test_reserved_names_are_refused_with_a_clear_error(client):
                  "robotctl:x", ""):
         reply = call(client, "bot", "push_reserved", [name])
         assert reply["status"] == "error", (name, reply)
+        assert reply["data"]["code"] == "user_exception", reply
         assert reply["message"].startswith("ValueError: push_message"), reply
         assert repr(name) in reply["message"] or "robotctl:" in reply["message"], reply
         assert "(main.py, line" in reply["message"], reply
@@ -119,9 +120,9 @@ def test_the_server_never_emits_callback(client):
     fences = record(client, "fence")
     ok(upload(client, "testbot"))
     client.call("start", {})
-    assert call(client, "bot", "push_reserved", ["callback"])["status"] == "error"
+    assert call(client, "bot", "push_reserved", ["callback"])["data"]["code"] == "user_exception"
     assert call(client, "bot", "burst", [10, "tick"])["status"] == "success"
-    assert call(client, "bot", "fail")["status"] == "error"
+    assert call(client, "bot", "fail")["data"]["code"] == "user_exception"
     assert call(client, "bot", "incr")["status"] == "success"
     fence(client, fences)
     assert callbacks == []

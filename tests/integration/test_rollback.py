@@ -29,6 +29,7 @@ def crash_at_start(client, project):
     started = client.call("start", {}, timeout=60)
     assert started["status"] == "error", started
     assert "exited during the call" in started["message"], started
+    assert started["data"] == {"code": "executor_died"}, started
 
 
 def make_good(client, appliance):
@@ -182,6 +183,7 @@ def test_disk_full_during_an_update(small_disk):
         reply = client.call("update", {"data": b64(big)}, timeout=120)
         assert reply["status"] == "error", reply
         assert "disk full" in reply["message"], reply
+        assert reply["data"] == {"code": "update_rejected"}, reply
         assert project_snapshot(small_disk) == before
         assert not os.listdir(str(small_disk.projects / "staging"))
         assert call(client, "sport_client", "GetState")["status"] == "success"
@@ -279,10 +281,12 @@ def test_upload_limits_are_enforced_before_extracting(client, appliance):
     reply = client.call("update", {"data": b64(bomb)}, timeout=60)
     assert reply["status"] == "error", reply
     assert "uncompressed size 3.8 GiB exceeds the limit of 500 MiB" in reply["message"], reply
+    assert reply["data"] == {"code": "update_rejected"}, reply
     many = {"main.py": "x = 1\n"}
     many.update(("f%02d.txt" % i, "x") for i in range(11))
     reply = client.call("update", {"data": b64(zip_files(many))}, timeout=60)
     assert reply["status"] == "error" and "limit is 10" in reply["message"], reply
+    assert reply["data"] == {"code": "update_rejected"}, reply
     assert project_snapshot(appliance) == before
     assert not os.listdir(str(appliance.projects / "staging"))
     assert call(client, "sport_client", "GetState")["status"] == "success"

@@ -212,6 +212,7 @@ def test_subscribe_thins_one_client_to_its_rate_with_the_newest_value(connect, a
 def test_subscribe_refuses_bad_rates(client, payload, message):
     reply = client.call("subscribe", payload)
     assert reply["status"] == "error" and message in reply["message"], reply
+    assert reply["data"] == {"code": "invalid_payload"}, reply
     assert ok(client.call("subscribe", {"rates": {"camera": 0}})) == {"rates": {}}
 
 

@@ -82,16 +82,18 @@ def test_seed_alias_zip_data(client):
 def test_bad_uploads_are_rejected_with_the_reason(client, appliance):
     pid, snapshot = running_testbot(client, appliance)
     bad = [
-        ({"data": "this is *not* base64!"}, "base64"),
-        ({"data": b64(b"hello, I am plain text")}, "not a zip"),
-        ({"data": b64(zip_files({"app.py": "x = 1\n", "lib/util.py": ""}))}, "main.py"),
-        ({"data": ""}, "data"),
-        ({}, "data"),
+        ({"data": "this is *not* base64!"}, "base64", "invalid_payload"),
+        ({"data": b64(b"hello, I am plain text")}, "not a zip", "update_rejected"),
+        ({"data": b64(zip_files({"app.py": "x = 1\n", "lib/util.py": ""}))}, "main.py",
+         "update_rejected"),
+        ({"data": ""}, "data", "invalid_payload"),
+        ({}, "data", "invalid_payload"),
     ]
-    for counter, (payload, reason) in enumerate(bad, start=2):
+    for counter, (payload, reason, code) in enumerate(bad, start=2):
         reply = client.call("update", payload, timeout=60)
         assert reply["status"] == "error", (payload, reply)
         assert reason in reply["message"], reply
+        assert reply["data"] == {"code": code}, reply
         assert_untouched(client, appliance, pid, snapshot, counter)
 
 
@@ -108,6 +110,7 @@ def test_entries_that_escape_are_rejected(client, appliance):
         reply = client.call("update", {"data": b64(data)}, timeout=60)
         assert reply["status"] == "error", (member, reply)
         assert reason in reply["message"], reply
+        assert reply["data"] == {"code": "update_rejected"}, reply
         assert_untouched(client, appliance, pid, snapshot, counter)
     assert not (appliance.projects / "escape.py").exists()
     assert not (appliance.root / "escape.py").exists()
@@ -122,6 +125,7 @@ def test_zip_bombs_are_rejected_by_file_count_and_size(client, appliance):
     reply = client.call("update", {"data": b64(zip_files(many))}, timeout=60)
     assert reply["status"] == "error", reply
     assert "6 files" in reply["message"] and "limit is 5" in reply["message"], reply
+    assert reply["data"] == {"code": "update_rejected"}, reply
     assert_untouched(client, appliance, pid, snapshot, 2)
 
     buffer = io.BytesIO()   # 50 kB of zeros that compress to almost nothing
@@ -132,6 +136,7 @@ def test_zip_bombs_are_rejected_by_file_count_and_size(client, appliance):
     reply = client.call("update", {"data": b64(buffer.getvalue())}, timeout=60)
     assert reply["status"] == "error", reply
     assert "exceeds the limit" in reply["message"], reply
+    assert reply["data"] == {"code": "update_rejected"}, reply
     assert_untouched(client, appliance, pid, snapshot, 3)
 
     # within both limits: accepted

@@ -61,6 +61,7 @@ def test_unpadded_base64_is_accepted(client):
 def test_what_is_still_refused_names_the_cause_and_offset(client, text, expected):
     reply = client.call("update", {"data": text}, timeout=60)
     assert reply["status"] == "error" and expected in reply["message"], reply
+    assert reply["data"] == {"code": "invalid_payload"}, reply
     assert ok(call(client, "sport_client", "GetState")) is not None    # nothing changed
 
 
@@ -72,6 +73,30 @@ def test_chunks_accept_wrapped_base64(client):
                    timeout=60))
     ok(client.call("upload_commit", {}, timeout=120))
     assert ok(call(client, "bot", "add", {"a": 1, "b": 1})) == 2
+
+
+def test_chunked_upload_errors_carry_codes_a_client_resumes_by(client):
+    data = zipped_testbot()
+    begin = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "name": "t.zip"}
+    chunk = {"offset": 0, "data": base64.b64encode(data).decode()}
+    for event, payload in (("upload_chunk", chunk), ("upload_commit", {})):
+        reply = client.call(event, payload, timeout=60)
+        assert reply["message"] == "invalid payload: no upload in progress: send upload_begin first"
+        assert reply["status"] == "error" and reply["data"] == {"code": "no_upload"}, reply
+    ok(client.call("upload_begin", begin, timeout=60))
+    ahead = client.call("upload_chunk", dict(chunk, offset=10), timeout=60)
+    assert ahead["message"] == "offset 10 is not the received byte count 0", ahead
+    assert ahead["data"] == {"received": 0, "code": "upload_out_of_order"}, ahead
+    early = client.call("upload_commit", {}, timeout=60)
+    assert early["message"] == "invalid payload: only 0 of %d bytes were received" % len(data)
+    assert early["data"] == {"code": "invalid_payload"}, early
+    ok(client.call("upload_begin", dict(begin, sha256="0" * 64), timeout=60))
+    ok(client.call("upload_chunk", chunk, timeout=60))
+    mismatch = client.call("upload_commit", {}, timeout=60)
+    assert mismatch["message"].startswith("invalid payload: sha256 mismatch: the received "
+                                          "bytes hash to %s" % begin["sha256"]), mismatch
+    assert mismatch["data"] == {"code": "upload_mismatch"}, mismatch
+    assert ok(call(client, "sport_client", "GetState")) is not None    # nothing changed
 
 
 @pytest.mark.config(gateway={"max_message_size": 2 * MIB})
@@ -90,6 +115,7 @@ def test_a_chunked_upload_over_the_project_limit_is_refused(client):
     reply = client.call("upload_begin", {"size": 5 * MIB, "sha256": "0" * 64}, timeout=60)
     assert reply["status"] == "error", reply
     assert "executor.max_project_size" in reply["message"], reply
+    assert reply["data"] == {"code": "update_rejected"}, reply
 
 
 @pytest.mark.parametrize("path", ["/console/..", "/console/../server.py", "/console/vendor",

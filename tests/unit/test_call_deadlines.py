@@ -67,7 +67,7 @@ def test_a_late_call_gets_one_reply_at_its_limit_and_others_keep_theirs(wire):
         wait = tracker.expire()
     late = replies(pull, 1)
     assert [(reply.id, reply.status) for reply in late] == [("slow", "error")]
-    assert "max_execution_time" in late[0].message
+    assert "max_execution_time" in late[0].message and late[0].data == {"code": "timeout"}
     assert tracker.expire() is None      # the quick one is answered, the slow one too
     release.set()
     wait_for(lambda: tracker.in_flight == 0, 10, "the slow call to end")

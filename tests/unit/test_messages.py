@@ -15,8 +15,18 @@ HELLO = Hello("a1b2c3", 4242, "0.1.0", {"name": "project", "origin": "upload"},
 def test_reply_frames_are_pinned():
     assert Reply("b1:7", "success", "ok", {"a": 1}).to_frames() == [
         b'{"t":"reply","id":"b1:7","status":"success","message":"ok","data":{"a":1}}']
-    assert Reply("b1:8", "error", "boom").to_frames() == [
-        b'{"t":"reply","id":"b1:8","status":"error","message":"boom","data":null}']
+    assert Reply("b1:8", "error", "boom", {"code": "timeout"}).to_frames() == [
+        b'{"t":"reply","id":"b1:8","status":"error","message":"boom","data":{"code":"timeout"}}']
+
+
+@pytest.mark.parametrize("data", [None, {}, [1], {"code": 5}])
+def test_an_error_reply_without_a_code_is_never_made_nor_accepted(data):
+    with pytest.raises(MessageError, match="code"):
+        Reply("b1:8", "error", "boom", data)
+    frames = [messages.dumps({"t": "reply", "id": "b1:8", "status": "error", "message": "boom",
+                              "data": data})]
+    with pytest.raises(MessageError, match="code"):
+        decode(frames)
 
 
 def test_request_frames_are_pinned_and_the_blob_travels_as_is():
@@ -97,7 +107,8 @@ def test_text_is_utf8_not_escaped():
 
 @pytest.mark.parametrize("message", [
     Reply("b1:1", "success", "bot.add returned", 5),
-    Reply("b1:2", "error", "ValueError: x (main.py, line 3)", {"error": {"type": "ValueError"}}),
+    Reply("b1:2", "error", "ValueError: x (main.py, line 3)",
+          {"error": {"type": "ValueError"}, "code": "user_exception"}),
     Reply("b1:3", "success", "", [1, "two", None, True, 2.5, {"nested": []}]),
     Push("robot_state", {"pose": {"x": 0.25}, "moving": False}),
     Push("empty"),

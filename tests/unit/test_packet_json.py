@@ -12,13 +12,15 @@ from shared import protocol
 def test_an_ack_that_cannot_be_encoded_becomes_an_error_ack():
     text = packet_json.dumps([protocol.success("returned", {"values": {1, 2}})])
     [reply] = json.loads(text)
-    assert reply["status"] == "error" and reply["data"] is None
+    assert reply["status"] == "error" and reply["data"] == {"code": "not_json"}
     assert reply["message"].startswith("the reply cannot be sent as JSON: TypeError")
 
 
 def test_a_nan_in_an_ack_becomes_an_error_ack():
     text = packet_json.dumps([protocol.success("returned", float("nan"))], allow_nan=False)
-    assert json.loads(text)[0]["message"].startswith("the reply cannot be sent as JSON: Value")
+    [reply] = json.loads(text)
+    assert reply["message"].startswith("the reply cannot be sent as JSON: Value")
+    assert reply["data"] == {"code": "not_json"}
 
 
 def test_anything_else_that_cannot_be_encoded_still_raises():

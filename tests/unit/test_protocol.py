@@ -16,10 +16,22 @@ B64 = base64.b64encode(ZIP).decode("ascii")
 # -- the ack shape --------------------------------------------------------------------------
 
 def test_every_ack_has_status_message_data():
-    assert protocol.reply("success", "done", {"a": 1}) == {
+    assert protocol.success("done", {"a": 1}) == {
         "status": "success", "message": "done", "data": {"a": 1}}
     assert protocol.success("ok") == {"status": "success", "message": "ok", "data": None}
-    assert protocol.error("bad", [1]) == {"status": "error", "message": "bad", "data": [1]}
+    assert protocol.error("bad", {"received": 1}, code="upload_out_of_order") == {
+        "status": "error", "message": "bad", "data": {"received": 1, "code": "upload_out_of_order"}}
+    assert protocol.error("bad", code="timeout") == {
+        "status": "error", "message": "bad", "data": {"code": "timeout"}}
+
+
+def test_an_error_reply_cannot_be_built_without_a_known_code():
+    with pytest.raises(TypeError):
+        protocol.error("bad")
+    with pytest.raises(ValueError, match="not an error code"):
+        protocol.error("bad", code="no_such_code")
+    assert protocol.error_code(protocol.error("bad", code="observer")) == "observer"
+    assert protocol.error_code(protocol.success("ok", {"code": "observer"})) is None
 
 
 @pytest.mark.parametrize("value, expected", [
