@@ -5,7 +5,7 @@ import argparse
 import logging
 import sys
 
-from gateway import lean_imports, websocket_limits, websocket_unmask
+from gateway import lean_imports, websocket_limits, websocket_send, websocket_unmask
 from shared import config as config_module
 from shared import logsetup
 
@@ -23,6 +23,7 @@ def main() -> int:
     try:
         config = config_module.load(config_module.path_from_args(args))
         websocket_unmask.install()
+        websocket_send.install()
         websocket_limits.install()
         gateway = Gateway(config)
     except (config_module.ConfigError, TokenFileError, TlsConfigError) as e:

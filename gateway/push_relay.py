@@ -31,6 +31,7 @@ import socketio
 from gateway import client_sockets, writer_queue
 from gateway.client_backlog import Backlog
 from gateway.rate_thinner import RateThinner
+from gateway.send_buffer import SendBufferSizer
 from shared import protocol
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class ClientQueue:
                  budget: int, stall_timeout: float, on_stalled: Callable[[str], None]):
         self._sio, self.sid, self.address = sio, sid, address
         self._connection = connection        # the TCP socket, when known
+        self._send_buffer = SendBufferSizer(connection)
         self._budget, self._stall_timeout, self._on_stalled = budget, stall_timeout, on_stalled
         self.backlog = Backlog()
         self.thinner = RateThinner(self._put_thinned)
@@ -131,6 +133,7 @@ class ClientQueue:
         """Engine.IO's writer has written what it took (called in its greenlet)."""
         if progressed:
             self._progress_at = time.monotonic()
+            self._send_buffer.update()
         if (self.backlog or self.backlog.dropped) and not self._wake.ready():
             self._wake.send()
 
