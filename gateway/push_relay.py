@@ -116,7 +116,8 @@ class ClientQueue:
         while self.backlog.system and self._engineio_queued() < HANDOFF_BYTES:
             self._emit(self.backlog.pop_system())
         self._report_drops()
-        allowance = max(HANDOFF_BYTES, self._send_buffer.size)
+        # (at most a quarter of the budget, so that what Engine.IO holds never crowds it out)
+        allowance = max(HANDOFF_BYTES, min(self._send_buffer.size, self._budget // 4))
         while self.backlog.data and self.engineio_bytes() < allowance:
             self._emit(self.backlog.pop_data())
         self._watch_stall()

@@ -1,9 +1,14 @@
-"""gateway.send_buffer: a client's kernel send buffer follows its link's delivery rate,
-within bounds, on a real loopback TCP connection."""
+"""gateway.send_buffer: a client's kernel send buffer follows the rate its peer takes data
+at, within bounds, on real loopback TCP connections; a peer that reads nothing keeps the
+minimum."""
 from __future__ import annotations
 
 import socket
 import threading
+import time
+from typing import Tuple
+
+import pytest
 
 from gateway import client_sockets, send_buffer
 
@@ -25,26 +30,57 @@ def _drain(sock: socket.socket) -> None:
         pass
 
 
-def test_a_fast_link_gets_a_larger_buffer_and_an_unknown_socket_is_left_alone():
+@pytest.fixture
+def pair():
+    """(the gateway's end, the client's end) of a loopback connection tuned like the gateway's."""
     listener = socket.create_server(("127.0.0.1", 0))
     client_sockets.tune_listener(listener)
-    reader = socket.create_connection(listener.getsockname())
-    writer, _ = listener.accept()
-    threading.Thread(target=_drain, args=(reader,), daemon=True).start()
-    try:
-        sizer = send_buffer.SendBufferSizer(writer)
-        before = writer.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-        for _ in range(100):
-            writer.sendall(b"\0" * 100000)
-        rate = send_buffer.delivery_rate(writer)
-        assert rate is not None and rate > 0
-        sizer.update()
-        assert sizer.size == send_buffer.size_for(rate)
-        # Linux reports twice what was set
-        assert writer.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == (
-            before if sizer.size == send_buffer.MIN_BYTES else 2 * sizer.size)
-    finally:
-        writer.close()
-        reader.close()
-        listener.close()
-    send_buffer.SendBufferSizer(None).update()      # a long-polling client: no socket
+    client = socket.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    server.setblocking(False)
+    yield server, client
+    for sock in (server, client, listener):
+        sock.close()
+
+
+def _send_for(sock: socket.socket, seconds: float) -> None:
+    """Write as much as the socket takes for ``seconds``."""
+    block = b"\0" * 100000
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            sock.send(block)
+        except BlockingIOError:
+            time.sleep(0.001)
+
+
+def _kernel_sndbuf(sock: socket.socket) -> int:
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+
+def test_a_peer_that_takes_data_fast_gets_a_larger_buffer(pair: Tuple[socket.socket, socket.socket]):
+    server, client = pair
+    threading.Thread(target=_drain, args=(client,), daemon=True).start()
+    sizer = send_buffer.SendBufferSizer(server)
+    _send_for(server, 2 * send_buffer.RESIZE_INTERVAL)
+    sizer.update()
+    assert sizer.size > send_buffer.MIN_BYTES
+    assert _kernel_sndbuf(server) == 2 * sizer.size          # Linux reports it doubled
+
+
+def test_a_peer_that_reads_nothing_keeps_the_minimum(pair: Tuple[socket.socket, socket.socket]):
+    server, _ = pair
+    before = _kernel_sndbuf(server)
+    sizer = send_buffer.SendBufferSizer(server)
+    _send_for(server, 0.3)                     # fills what the kernel takes, then nothing moves
+    sizer.update()
+    _send_for(server, 2 * send_buffer.RESIZE_INTERVAL)
+    sizer.update()
+    assert sizer.size == send_buffer.MIN_BYTES
+    assert _kernel_sndbuf(server) == before
+
+
+def test_a_client_without_a_socket_is_left_alone():
+    sizer = send_buffer.SendBufferSizer(None)         # a long-polling client
+    sizer.update()
+    assert sizer.size == send_buffer.MIN_BYTES
