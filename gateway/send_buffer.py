@@ -27,7 +27,7 @@ from gateway import client_sockets
 HOLD_SECONDS = 0.025
 MIN_BYTES = client_sockets.SEND_BUFFER
 MAX_BYTES = 1024 * 1024
-RESIZE_INTERVAL = 0.1
+RESIZE_INTERVAL = 0.02
 STEP = 16 * 1024              # sizes are rounded to this, so that noise does not resize
 # struct tcp_info (linux/tcp.h): tcpi_bytes_acked is a __u64 at this offset (Linux ≥ 4.2).
 TCP_INFO = getattr(socket, "TCP_INFO", 11)
