@@ -7,9 +7,8 @@ arrived, RELAY_BATCH messages or RELAY_BATCH_BYTES at a time, whichever comes fi
 fd is edge-like: it will not signal again for messages already queued, so a full batch
 schedules the next drain itself, after the other greenlets (the websocket writers) have had
 their turn. The byte bound matters for large pushes: a batch of 100 camera frames is 10 MB,
-far more than the writers can send in the meantime, so the frames would be read only to be
-dropped from a full client budget; a batch of ~RELAY_BATCH_BYTES lets the writers send
-about as much as was read between two batches.
+copied and queued (or dropped from a full budget) for several milliseconds during which no
+websocket writer runs and no ack goes out; RELAY_BATCH_BYTES bounds that.
 """
 from __future__ import annotations
 
