@@ -22,7 +22,7 @@ from eventlet import websocket
 from eventlet.green import socket
 
 from gateway import client_sockets, websocket_send
-from tests.unit.test_websocket_unmask import _Quiet, handshake, send_masked
+from tests.unit.test_websocket_unmask import handshake, send_masked, serve
 
 SIZES = (0, 1, 125, 126, 65535, 65536, websocket_send.SPLIT_BYTES - 1,
          websocket_send.SPLIT_BYTES, 100000, 3 * 1024 * 1024 + 5)
@@ -36,23 +36,11 @@ def payload_for(size: int, seed: int) -> bytes:
 def server():
     """(host, port) of a server that, for each text request "<kind> <size>", sends a message
     of that size: "b" binary bytes, "t" text with a two-byte UTF-8 character in it."""
-    @websocket.WebSocketWSGI
-    def answer(ws):
-        while True:
-            request = ws.wait()
-            if request is None:
-                return
-            kind, size = request.split()
-            data = payload_for(int(size), 1)
-            ws.send(data if kind == "b" else ("\u00e9" + data.hex())[:int(size)])
-
-    listener = eventlet.listen(("127.0.0.1", 0))
-    client_sockets.tune_listener(listener)
-    thread = eventlet.spawn(eventlet.wsgi.server, listener, answer, log_output=False,
-                            log=_Quiet())
-    yield listener.getsockname()
-    thread.kill()
-    listener.close()
+    def answer(request):
+        kind, size = request.split()
+        data = payload_for(int(size), 1)
+        return data if kind == "b" else ("\u00e9" + data.hex())[:int(size)]
+    yield from serve(answer, client_sockets.tune_listener)
 
 
 def read_frame(sock: socket.socket) -> Tuple[int, bytes]:
