@@ -14,7 +14,8 @@ its PINGs and acks would wait behind seconds of data. So each client gets a Clie
   system events are handed over ahead of any waiting data. On a fast link (loopback, a LAN)
   the allowance is the client's kernel send buffer instead, ~25 ms of the link's measured
   rate (send_buffer): a handoff per frame would cost more switches than the frame's write,
-  and an ack still waits no longer than it would behind one frame on a slow link;
+  and an ack still waits (~75 ms of data with the kernel's share) about as long as behind
+  one frame on a slow link;
 - the client's ``subscribe`` rates thin its events (rate_thinner);
 - a client whose connection takes nothing of what waits for it for ``gateway.stall_timeout``
   seconds is disconnected (its TCP connection is cut, so a controller's stop hooks run as for
