@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from gateway import lean_imports, websocket_limits, websocket_unmask
+from gateway import lean_imports, websocket_limits, websocket_send, websocket_unmask
 from shared import logsetup, startup
 
 
@@ -22,6 +22,7 @@ def main() -> int:
         return startup.EX_CONFIG
     try:
         websocket_unmask.install()
+        websocket_send.install()
         websocket_limits.install()
         gateway = Gateway(config)
     except (TokenFileError, TlsConfigError) as e:

@@ -3,9 +3,12 @@
 A green socket needs a greenlet blocked in ``recv``, and every message then costs a hub
 wake-up plus two greenlet switches. For the callback channel (every reply and every push)
 the hub calls ``drain`` directly when the socket's fd signals, and ``drain`` handles what has
-arrived, RELAY_BATCH messages at a time. ZeroMQ's fd is edge-like: it will not signal again
-for messages already queued, so a full batch schedules the next drain itself, after the other
-greenlets (the websocket writers) have had their turn.
+arrived, RELAY_BATCH messages or RELAY_BATCH_BYTES at a time, whichever comes first. ZeroMQ's
+fd is edge-like: it will not signal again for messages already queued, so a full batch
+schedules the next drain itself, after the other greenlets (the websocket writers) have had
+their turn. The byte bound matters for large pushes: a batch of 100 camera frames is 10 MB,
+copied and queued (or dropped from a full budget) for several milliseconds during which no
+websocket writer runs and no ack goes out; RELAY_BATCH_BYTES bounds that.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import zmq
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 100
+RELAY_BATCH_BYTES = 256 * 1024
 
 
 class HubReader:
@@ -42,12 +46,16 @@ class HubReader:
             pass
 
     def _receive(self, limit: int) -> bool:
-        """Handle up to ``limit`` messages; True if there may be more."""
+        """Handle up to ``limit`` messages or RELAY_BATCH_BYTES; True if there may be more."""
+        taken = 0
         for _ in range(limit):
+            if taken >= RELAY_BATCH_BYTES:
+                break
             try:
                 frames = self._sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return False
+            taken += sum(len(frame) for frame in frames)
             try:
                 self._handle(frames)
             except Exception:    # runs in the hub: an error must not stop the reading

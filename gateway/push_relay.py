@@ -11,7 +11,11 @@ its PINGs and acks would wait behind seconds of data. So each client gets a Clie
 - one writer greenlet hands data to Engine.IO only while Engine.IO holds less than
   HANDOFF_BYTES for the client (about one frame; writer_queue says when its writer has
   written a batch), so an ack or a PING emitted meanwhile waits behind at most that;
-  system events are handed over ahead of any waiting data;
+  system events are handed over ahead of any waiting data. On a fast link (loopback, a LAN)
+  the allowance is the client's kernel send buffer instead, ~25 ms of the link's measured
+  rate (send_buffer): a handoff per frame would cost more switches than the frame's write,
+  and an ack still waits (~75 ms of data with the kernel's share) about as long as behind
+  one frame on a slow link;
 - the client's ``subscribe`` rates thin its events (rate_thinner);
 - a client whose connection takes nothing of what waits for it for ``gateway.stall_timeout``
   seconds is disconnected (its TCP connection is cut, so a controller's stop hooks run as for
@@ -31,11 +35,13 @@ import socketio
 from gateway import client_sockets, writer_queue
 from gateway.client_backlog import Backlog
 from gateway.rate_thinner import RateThinner
+from gateway.send_buffer import SendBufferSizer
 from shared import protocol
 
 log = logging.getLogger(__name__)
 
-# Data handed to Engine.IO for one client while its writer has less than this to write.
+# Data handed to Engine.IO for one client while its writer has less than this to write; on a
+# fast link, as much as its kernel send buffer (send_buffer: ~25 ms of its measured rate).
 HANDOFF_BYTES = 64 * 1024
 # Drops are reported when the client's backlog empties, and at least this often meanwhile.
 DROP_REPORT_INTERVAL = 1.0
@@ -51,6 +57,7 @@ class ClientQueue:
                  budget: int, stall_timeout: float, on_stalled: Callable[[str], None]):
         self._sio, self.sid, self.address = sio, sid, address
         self._connection = connection        # the TCP socket, when known
+        self._send_buffer = SendBufferSizer(connection)
         self._budget, self._stall_timeout, self._on_stalled = budget, stall_timeout, on_stalled
         self.backlog = Backlog()
         self.thinner = RateThinner(self._put_thinned)
@@ -110,7 +117,9 @@ class ClientQueue:
         while self.backlog.system and self._engineio_queued() < HANDOFF_BYTES:
             self._emit(self.backlog.pop_system())
         self._report_drops()
-        while self.backlog.data and self.engineio_bytes() < HANDOFF_BYTES:
+        # (at most a quarter of the budget, so that what Engine.IO holds never crowds it out)
+        allowance = max(HANDOFF_BYTES, min(self._send_buffer.size, self._budget // 4))
+        while self.backlog.data and self.engineio_bytes() < allowance:
             self._emit(self.backlog.pop_data())
         self._watch_stall()
 
@@ -132,6 +141,7 @@ class ClientQueue:
         """Engine.IO's writer has written what it took (called in its greenlet)."""
         if progressed:
             self._progress_at = time.monotonic()
+            self._send_buffer.update()
         if (self.backlog or self.backlog.dropped) and not self._wake.ready():
             self._wake.send()
 

@@ -24,26 +24,35 @@ from gateway import websocket_unmask
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def server():
-    """(host, port) of an eventlet websocket server that answers each message with
-    "<length> <sha256 hex>"."""
+def serve(answer, tune=lambda listener: None):
+    """A generator for fixtures: yields the (host, port) of an eventlet websocket server that
+    sends ``answer(message)`` for each message it receives."""
     @websocket.WebSocketWSGI
-    def digest(ws):
+    def handle(ws):
         while True:
             message = ws.wait()
             if message is None:
                 return
-            if isinstance(message, str):
-                message = message.encode("utf-8")
-            ws.send("%d %s" % (len(message), hashlib.sha256(message).hexdigest()))
+            ws.send(answer(message))
 
     listener = eventlet.listen(("127.0.0.1", 0))
-    thread = eventlet.spawn(eventlet.wsgi.server, listener, digest, log_output=False,
+    tune(listener)
+    thread = eventlet.spawn(eventlet.wsgi.server, listener, handle, log_output=False,
                             log=_Quiet())
     yield listener.getsockname()
     thread.kill()
     listener.close()
+
+
+@pytest.fixture
+def server():
+    """(host, port) of an eventlet websocket server that answers each message with
+    "<length> <sha256 hex>"."""
+    def digest(message):
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+        return "%d %s" % (len(message), hashlib.sha256(message).hexdigest())
+    yield from serve(digest)
 
 
 class _Quiet:
