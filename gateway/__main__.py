@@ -6,6 +6,7 @@ import sys
 
 from gateway import lean_imports, websocket_limits, websocket_send, websocket_unmask
 from shared import logsetup, startup
+from shared.config import ConfigError
 
 
 def main() -> int:
@@ -25,7 +26,7 @@ def main() -> int:
         websocket_send.install()
         websocket_limits.install()
         gateway = Gateway(config)
-    except (TokenFileError, TlsConfigError) as e:
+    except (ConfigError, TokenFileError, TlsConfigError) as e:   # found while building it
         log.critical("configuration error: %s", e)
         return startup.EX_CONFIG
     gateway.serve()
