@@ -3,7 +3,6 @@ nothing that does not exist (entry points, __init__.py and caches aside)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Set
 
 from tests.appliance import REPO
