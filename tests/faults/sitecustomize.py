@@ -5,7 +5,10 @@ after the client was admitted (building its server_info raises), once;
 ``ROBOTCTL_TEST_FAULT=status_raises`` makes the gateway's ``status`` handler raise, once;
 ``ROBOTCTL_TEST_FAULT=blind_to_executor_exit`` makes the gateway miss (and log) the socket
 monitor's news that the executor disconnected, so it still takes the executor as up: the
-window between an executor's death and the gateway noticing it, held open.
+window between an executor's death and the gateway noticing it, held open;
+``ROBOTCTL_TEST_FAULT=upload_slips`` makes the gateway forget the upload in progress at the
+2nd ``upload_chunk`` (as a restarted gateway would: ``no_upload``) and lose the last 1000
+bytes it received at the 4th (the next chunk is then ``upload_out_of_order``), once each.
 Nothing of this is part of robotctl; a test puts this folder first on PYTHONPATH to use it.
 """
 import importlib.abc
@@ -73,10 +76,27 @@ def _miss_executor_exit(link):
     link._peer_event = _peer_event
 
 
+def _slip_uploads(uploads):
+    original = uploads.chunk
+    calls = []
+
+    def chunk(self, payload):
+        calls.append(payload)
+        if len(calls) == 2 and self._upload is not None:
+            self._upload = None
+            print("injected fault: the gateway forgot the upload", flush=True)
+        elif len(calls) == 4 and self._upload is not None and self._upload.received > 1000:
+            del self._upload.data[-1000:]
+            print("injected fault: the gateway lost the last 1000 bytes", flush=True)
+        return original(self, payload)
+    uploads.chunk = chunk
+
+
 PATCHES = {"connect_after_admission": ("gateway.handlers", "Handlers", _fail_server_info),
            "status_raises": ("gateway.handlers", "Handlers", _fail_status),
            "blind_to_executor_exit": ("gateway.executor_link", "ExecutorLink",
-                                      _miss_executor_exit)}
+                                      _miss_executor_exit),
+           "upload_slips": ("gateway.chunked_upload", "ChunkedUploads", _slip_uploads)}
 
 if FAULT in PATCHES and sys.argv[:1] != [""]:
     sys.meta_path.insert(0, _PatchModule(*PATCHES[FAULT]))
