@@ -98,6 +98,10 @@ def test_deploy_of_a_broken_project_exits_1(appliance):
     result = robotctl(appliance.url, "deploy", str(FIXTURES / "import_error"))
     assert result.returncode == 1, result
     assert "ModuleNotFoundError" in result.stderr
+    result = robotctl(appliance.url, "--json", "deploy", str(FIXTURES / "import_error"))
+    error = json.loads(result.stderr.splitlines()[-1])     # after the progress lines
+    assert result.returncode == 1 and error["exit_code"] == 1, result
+    assert error["data"]["code"] == "load_failed", error
 
 
 def test_deploy_of_a_missing_path_exits_2(appliance, tmp_path):
