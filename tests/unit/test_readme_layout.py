@@ -1,5 +1,6 @@
 """The README's Layout lists every module and folder of gateway/, executor/ and shared/, and
-nothing that does not exist (entry points, __init__.py and caches aside)."""
+nothing that does not exist (entry points, __init__.py and caches aside); the cli/ entry
+names each module of gateway/cli/."""
 from __future__ import annotations
 
 import re
@@ -45,3 +46,11 @@ def test_the_layout_lists_exactly_the_modules_that_exist() -> None:
     actual = tree_entries()
     assert listed == actual, ("README Layout: missing %s; not in the tree %s"
                               % (sorted(actual - listed), sorted(listed - actual)))
+
+
+def test_the_cli_entry_names_every_module_of_the_command() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    entry = readme[readme.index("\n  cli/ "):readme.index("\n  console/ ")]
+    modules = {path.name for path in (REPO / "gateway" / "cli").glob("*.py")} - NOT_LISTED
+    unnamed = sorted(name for name in modules if name not in entry)
+    assert not unnamed, "README Layout's cli/ entry does not name %s" % unnamed
