@@ -39,7 +39,7 @@ vermin: $(STAMP)
 	$(VENV)/bin/vermin -q -t=3.8- --no-tips --violations --eval-annotations --backport dataclasses --exclude-regex 'syntax_error/main\.py$$' --exclude-regex 'node_modules' gateway executor shared tests
 
 test-unit: $(STAMP)
-	$(VPY) -m pytest -q tests/unit
+	$(VPY) -m pytest -q -rs tests/unit
 
 test-integration: $(STAMP)
 	$(VPY) -m pytest -q -rs tests/integration

@@ -1,6 +1,6 @@
 """The registry of project types. A type is a class with ``kind``, ``marker`` (the file that
-identifies it), and load / resolve / stop_hooks / missing_requirements; adding a type is one
-module and one entry in TYPES."""
+identifies it), and load / resolve / stop_hooks / describe / missing_requirements; adding a
+type is one module and one entry in TYPES (README "Adding a project type")."""
 from __future__ import annotations
 
 from pathlib import Path

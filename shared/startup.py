@@ -2,8 +2,8 @@
 own options) and its configuration, with one exit status for a configuration error.
 
 Used by ``python3 -m gateway``, ``-m executor``, ``-m executor.default_watch``,
-``-m shared.devsupervisor`` and ``-m shared.exit_record``. Logging is set up by each
-(shared.logsetup) between the two steps, as it needs.
+``-m gateway.avahi_advert``, ``-m shared.devsupervisor`` and ``-m shared.exit_record``.
+Logging is set up by each (shared.logsetup) between the two steps, as it needs.
 """
 from __future__ import annotations
 

@@ -262,6 +262,8 @@ def test_wrong_or_missing_token_is_unauthorized_exit_4(token_appliance, tmp_path
     result = robotctl(url, "--token", "wrong", "status")
     assert result.returncode == 4, result
     assert "unauthorized" in result.stderr and "not the robot's" in result.stderr
+    refusal = json.loads(robotctl(url, "--json", "--token", "wrong", "status").stderr)
+    assert refusal["exit_code"] == 4 and refusal["data"] == {"code": "unauthorized"}, refusal
     result = robotctl(url, "status")
     assert result.returncode == 4 and "--token" in result.stderr
     assert ok(robotctl(url, "--token", TOKEN, "status"))

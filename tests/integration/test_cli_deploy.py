@@ -12,7 +12,7 @@ from typing import List
 
 from gateway.cli import connection, settings, upload, zipping
 from gateway.cli.progress import Progress
-from tests.appliance import FIXTURES, zip_dir
+from tests.appliance import FIXTURES, REPO, Appliance, zip_dir
 from tests.integration.cli_helpers import json_of, ok, robotctl, run_until_free
 
 CHUNK = 1024 * 1024
@@ -98,6 +98,10 @@ def test_deploy_of_a_broken_project_exits_1(appliance):
     result = robotctl(appliance.url, "deploy", str(FIXTURES / "import_error"))
     assert result.returncode == 1, result
     assert "ModuleNotFoundError" in result.stderr
+    result = robotctl(appliance.url, "--json", "deploy", str(FIXTURES / "import_error"))
+    error = json.loads(result.stderr.splitlines()[-1])     # after the progress lines
+    assert result.returncode == 1 and error["exit_code"] == 1, result
+    assert error["data"]["code"] == "load_failed", error
 
 
 def test_deploy_of_a_missing_path_exits_2(appliance, tmp_path):
@@ -156,3 +160,21 @@ def test_upload_reconnects_and_resumes_after_the_connection_drops(appliance, tmp
         assert conn.request("start")["loaded"] is True
     finally:
         conn.close()
+
+
+def test_deploy_goes_on_by_the_codes_of_refused_chunks(tmp_path):
+    """README: a chunk refused with upload_out_of_order is followed by the one at
+    data.received, and no_upload begins the upload again (the gateway slips, by a fault)."""
+    app = Appliance(tmp_path)
+    app.env = {"PYTHONPATH": "%s:%s" % (REPO / "tests" / "faults", REPO),
+               "ROBOTCTL_TEST_FAULT": "upload_slips"}
+    app.start()
+    try:
+        project = big_project(tmp_path / "big")
+        data = json_of(robotctl(app.url, "--json", "deploy", str(project)))
+        assert data["project"]["name"] == "big" and data["project"]["loaded"] is True, data
+        assert app.count("injected fault: the gateway forgot the upload") == 1
+        assert app.count("injected fault: the gateway lost the last 1000 bytes") == 1
+        assert json_of(run_until_free(app.url, "--json", "call", "-", "size")) == CHUNK * 5 // 2
+    finally:
+        app.stop()

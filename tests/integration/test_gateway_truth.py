@@ -187,6 +187,29 @@ def test_a_failure_in_connect_after_admission_frees_the_controller_slot(tmp_path
         app.stop()
 
 
+def test_a_call_to_an_executor_that_just_died_is_executor_restarting(tmp_path):
+    """Sent after the executor died but before the gateway saw it go (a window the fault
+    holds open): the request cannot be delivered, so it was not run; the next call works."""
+    app = with_fault(tmp_path, "blind_to_executor_exit")
+    client = socketio.Client(reconnection=False)
+    try:
+        client.connect(app.url, transports=["websocket"], wait_timeout=30)
+        assert ok(call(client, "sport_client", "GetState"))["posture"]
+        with stopped(app.process.pid):     # the supervisor restarts no executor meanwhile
+            os.kill(app.executor_pid(), signal.SIGKILL)
+            app.wait_log(r"injected fault: the gateway missed the executor's disconnection")
+            reply = call(client, "sport_client", "GetState", timeout=30)
+        assert reply["status"] == "error", reply
+        assert reply["message"].startswith("the executor is not reachable ("), reply
+        assert reply["message"].endswith("); it is being restarted"), reply
+        assert reply["data"] == {"code": "executor_restarting"}, reply
+        app.wait_executors(2)
+        assert ok(call(client, "sport_client", "GetState"))["posture"]
+    finally:
+        client.disconnect()
+        app.stop()
+
+
 def test_a_bug_in_a_handler_is_an_internal_error_reply(tmp_path):
     app = with_fault(tmp_path, "status_raises")
     client = socketio.Client(reconnection=False)

@@ -110,6 +110,31 @@ def test_a_chunked_upload_is_bounded_by_the_project_limits_not_the_message_size(
     assert cli_ok(robotctl(appliance.url, "call", "-", "size")).strip() == str(3 * MIB)
 
 
+def test_malformed_chunks_and_a_broken_zip_are_refused_with_their_codes(client):
+    """The README's codes for the chunked path: a malformed field is invalid_payload, a
+    committed upload that is not a project is update_rejected; nothing changes."""
+    bad = client.call("upload_begin", {"size": -1, "sha256": "0" * 64}, timeout=60)
+    assert bad["status"] == "error" and "size" in bad["message"], bad
+    assert bad["data"] == {"code": "invalid_payload"}, bad
+    broken = b"PK" + b"not a zip" * 10
+    ok(client.call("upload_begin", {"size": len(broken), "name": "broken.zip",
+                                    "sha256": hashlib.sha256(broken).hexdigest()}, timeout=60))
+    not_base64 = client.call("upload_chunk", {"offset": 0, "data": "UEsD!"}, timeout=60)
+    assert "'!' at offset 4 is not a base64 character" in not_base64["message"], not_base64
+    assert not_base64["data"] == {"code": "invalid_payload"}, not_base64
+    too_long = client.call("upload_chunk", {"offset": 0,
+                                            "data": base64.b64encode(broken + b"x").decode()},
+                           timeout=60)
+    assert "past the announced size" in too_long["message"], too_long
+    assert too_long["data"] == {"code": "invalid_payload"}, too_long
+    assert ok(client.call("upload_chunk", {"offset": 0, "data": base64.b64encode(broken).decode()},
+                          timeout=60)) == {"received": len(broken)}
+    rejected = client.call("upload_commit", {}, timeout=120)
+    assert rejected["message"].startswith("update rejected: not a zip archive"), rejected
+    assert rejected["data"] == {"code": "update_rejected"}, rejected
+    assert ok(call(client, "sport_client", "GetState")) is not None    # nothing changed
+
+
 @pytest.mark.config(executor={"max_project_size": 4 * MIB, "max_project_files": 10})
 def test_a_chunked_upload_over_the_project_limit_is_refused(client):
     reply = client.call("upload_begin", {"size": 5 * MIB, "sha256": "0" * 64}, timeout=60)
