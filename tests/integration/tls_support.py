@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import pytest
 import requests
@@ -23,7 +23,8 @@ def make_certificate(folder: Path) -> Path:
     return folder / "cert.pem"
 
 
-def start_tls_appliance(root: Path, token: Optional[str] = TOKEN, **gateway: object) -> Appliance:
+def start_tls_appliance(root: Path, token: Optional[str] = TOKEN,
+                        executor: Optional[Dict[str, Any]] = None, **gateway: object) -> Appliance:
     """An appliance on https://localhost:PORT whose token is ``token`` (None: no token);
     ``app.cafile`` is its certificate, ``app.fingerprint`` the certificate's SHA-256."""
     cert = make_certificate(root)
@@ -33,7 +34,8 @@ def start_tls_appliance(root: Path, token: Optional[str] = TOKEN, **gateway: obj
         token_file = str(root / "token")
     app = Appliance(root, gateway=dict({"tls_cert_file": str(cert),
                                         "tls_key_file": str(root / "key.pem"),
-                                        "auth_token_file": token_file}, **gateway))
+                                        "auth_token_file": token_file}, **gateway),
+                    executor=executor or {})
     app.url = app.url.replace("http://", "https://").replace("127.0.0.1", "localhost")
     app.cafile = str(cert)
     app.fingerprint = certificate.fingerprint(str(cert))
