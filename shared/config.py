@@ -133,7 +133,7 @@ def _check_type(where: str, key: Key, value: Any) -> Any:
     if key.kind in ("int", "float") and value < 0:
         raise ConfigError("%s: must not be negative, got %r" % (where, value))
     if key.minimum is not None and value < key.minimum:
-        raise ConfigError("%s: must be at least %g, got %r" % (where, key.minimum, value))
+        raise ConfigError("%s: must be at least %r, got %r" % (where, key.minimum, value))
     return float(value) if key.kind == "float" else value
 
 
