@@ -52,7 +52,7 @@ def test_pushes_past_the_bound_are_dropped_and_reported_once_the_gateway_has_rea
     channel, pull = wire
     size = messages.frames_size(messages.Push("frame", BLOB).to_frames())
     fit = BOUND // size
-    for i in range(fit + 3):
+    for _ in range(fit + 3):
         channel.push("frame", BLOB)
     assert [m.event for m in received(pull)] == ["frame"] * fit
     # The gateway reports what it read: room again, and the drops are told first.
