@@ -2,7 +2,7 @@
 which pushes it drops, and that replies are never held back by it (a real ZeroMQ pair)."""
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple
 
 import pytest
 import zmq
@@ -27,7 +27,7 @@ def wire() -> Iterator[Tuple[EventChannel, zmq.Socket]]:
     context.term()
 
 
-def received(pull: zmq.Socket) -> List[messages.Message]:
+def received(pull: zmq.Socket) -> List[Any]:
     got = []
     while pull.poll(0):
         got.append(messages.decode(pull.recv_multipart()))
