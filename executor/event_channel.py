@@ -7,10 +7,10 @@ closed under the same lock, and what is sent after that is dropped with a log li
 A push never waits: a robot's control loop must not stall because the gateway is away or
 not reading. While no gateway is connected pushes are dropped and counted, and so are pushes
 that would take the bytes sent and not yet read by the gateway past
-``executor.event_buffer_bytes`` (send_credit), and pushes the socket cannot take at once (its
-high-water mark, a count: the backstop for floods of tiny messages). The count reaches the clients as
-``robotctl:push_dropped {count, by_event}`` when a gateway is back, or before the next push
-that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
+``executor.event_buffer_bytes`` (send_credit; replies count but are never held back by it),
+and pushes the socket cannot take at once (its high-water mark, a count: the backstop for
+floods of tiny messages). The count reaches the clients as ``robotctl:push_dropped {count,
+by_event}`` when a gateway is back, or before the next push that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
 is behind waits for room, up to REPLY_PATIENCE, holding the lock at most LOCK_SLICE_MS at a
 time so pushes keep their few milliseconds; replies to a gateway that is gone are dropped.
 """
