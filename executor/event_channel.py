@@ -10,7 +10,8 @@ that would take the bytes sent and not yet read by the gateway past
 ``executor.event_buffer_bytes`` (send_credit; replies count but are never held back by it),
 and pushes the socket cannot take at once (its high-water mark, a count: the backstop for
 floods of tiny messages). The count reaches the clients as ``robotctl:push_dropped {count,
-by_event}`` when a gateway is back, or before the next push that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
+by_event}`` when a gateway is back, when it reports having read more (Consumed), or before
+the next push that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
 is behind waits for room, up to REPLY_PATIENCE, holding the lock at most LOCK_SLICE_MS at a
 time so pushes keep their few milliseconds; replies to a gateway that is gone are dropped.
 """
@@ -131,9 +132,12 @@ class EventChannel:
             self._report_drops()
 
     def consumed(self, size: int) -> None:
-        """The gateway read ``size`` more bytes of what was sent (messages.Consumed)."""
+        """The gateway read ``size`` more bytes of what was sent (messages.Consumed): it reads
+        again, so report what was dropped now, not with a next push that may never come."""
         with self._lock:
             self._credit.consumed(size)
+            if self._gateway_present:
+                self._report_drops()
 
     def gateway_lost(self) -> None:
         with self._lock:

@@ -82,3 +82,13 @@ def test_consumed_is_validated_at_the_edge() -> None:
                    b'{"t":"consumed","bytes":true}', b'{"t":"consumed"}'):
         with pytest.raises(messages.MessageError):
             messages.decode([header])
+
+
+def test_drops_are_reported_as_soon_as_the_gateway_reports_reading(wire) -> None:
+    channel, pull = wire
+    for _ in range(BOUND // 900 + 2):
+        channel.push("frame", BLOB)
+    sent = received(pull)
+    channel.consumed(BOUND // 4)     # no push follows: the report must not wait for one
+    assert [(m.event, m.data["count"]) for m in received(pull)] == [
+        (protocol.PUSH_DROPPED, BOUND // 900 + 2 - len(sent))]
