@@ -30,6 +30,12 @@ def rss(pid: int) -> int:
     raise AssertionError("no VmRSS for pid %d" % pid)
 
 
+def stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` is stopped (SIGSTOP takes effect asynchronously)."""
+    return all((task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+               for task in Path("/proc/%d/task" % pid).iterdir())
+
+
 # A client budget that holds every frame, so what the client misses was dropped by the
 # executor alone; pings patient enough for a frozen gateway.
 @pytest.mark.config(gateway={"ping_interval": 20, "ping_timeout": 60, "stall_timeout": 300,
@@ -46,6 +52,7 @@ def test_a_frozen_gateway_costs_the_executor_at_most_its_event_buffer(appliance,
     before = rss(executor)
     os.kill(gateway, signal.SIGSTOP)
     try:
+        wait_for(lambda: stopped(gateway), 30, "the gateway to stop")
         with open(fifo, "w") as trigger:
             trigger.write("go\n")
         appliance.wait_log("flood_frames done", timeout=120)
