@@ -6,9 +6,12 @@ closed under the same lock, and what is sent after that is dropped with a log li
 
 A push never waits: a robot's control loop must not stall because the gateway is away or
 not reading. While no gateway is connected pushes are dropped and counted, and so are pushes
-the socket cannot take at once (its high-water mark). The count reaches the clients as
-``robotctl:push_dropped {count, by_event}`` when a gateway is back, or before the next push
-that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
+that would take the bytes sent and not yet read by the gateway past
+``executor.event_buffer_bytes`` (send_credit; replies count but are never held back by it),
+and pushes the socket cannot take at once (its high-water mark, a count: the backstop for
+floods of tiny messages). The count reaches the clients as ``robotctl:push_dropped {count,
+by_event}`` when a gateway is back, when it reports having read more (Consumed), or before
+the next push that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
 is behind waits for room, up to REPLY_PATIENCE, holding the lock at most LOCK_SLICE_MS at a
 time so pushes keep their few milliseconds; replies to a gateway that is gone are dropped.
 """
@@ -22,6 +25,7 @@ from typing import Any, Counter, List, Optional
 
 import zmq
 
+from executor.send_credit import SendCredit
 from shared import error_codes, messages, nesting, protocol
 
 log = logging.getLogger(__name__)
@@ -33,9 +37,12 @@ LOCK_SLICE_MS = 5
 
 
 class EventChannel:
-    def __init__(self, sock: zmq.Socket[bytes]):
+    def __init__(self, sock: zmq.Socket[bytes], buffer_bytes: int):
         self._sock: Optional[zmq.Socket[bytes]] = sock
         self._lock = threading.Lock()
+        self._credit = SendCredit(buffer_bytes)
+        self._over_bound = ("the gateway is not reading events (it has not read %d bytes sent "
+                            "to it, executor.event_buffer_bytes)" % buffer_bytes)
         self._gateway_present = True     # until the socket monitor says otherwise
         self._dropped: Counter[str] = collections.Counter()
         self._closed_drops = 0
@@ -45,17 +52,21 @@ class EventChannel:
         dropped."""
         if event is None:
             return self._send_reply(frames)
+        size = messages.frames_size(frames)
         with self._lock:
             if self._sock is None:
                 self._closed_drops += 1
                 problem = "the executor closed its event channel"
             elif not self._gateway_present:
                 problem = "no gateway is connected"
+            elif not self._credit.room_for(size):
+                problem = self._over_bound
             elif not self._report_drops():
                 problem = "the gateway is not reading events"
             else:
                 try:
                     self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                    self._credit.sent(size)
                     return True
                 except zmq.Again:
                     problem = "the gateway is not reading events"
@@ -91,6 +102,7 @@ class EventChannel:
         for _ in range(2):
             try:
                 self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
+                self._credit.sent(messages.frames_size(frames))
                 return True
             except zmq.Again:
                 if not self._sock.poll(LOCK_SLICE_MS, zmq.POLLOUT):
@@ -102,11 +114,12 @@ class EventChannel:
         if not self._dropped or self._sock is None:
             return True
         report = {"count": sum(self._dropped.values()), "by_event": dict(self._dropped)}
+        frames = messages.Push(protocol.PUSH_DROPPED, report).to_frames()
         try:
-            self._sock.send_multipart(messages.Push(protocol.PUSH_DROPPED, report).to_frames(),
-                                      flags=zmq.NOBLOCK)
+            self._sock.send_multipart(frames, flags=zmq.NOBLOCK)
         except zmq.Again:
             return False
+        self._credit.sent(messages.frames_size(frames))    # small: never held back by it
         log.info("told the gateway about %d dropped push(es)", report["count"])
         self._dropped.clear()
         return True
@@ -115,7 +128,16 @@ class EventChannel:
         """A gateway (re)connected: send again, and report what was dropped meanwhile."""
         with self._lock:
             self._gateway_present = True
+            self._credit.reset()
             self._report_drops()
+
+    def consumed(self, size: int) -> None:
+        """The gateway read ``size`` more bytes of what was sent (messages.Consumed): it reads
+        again, so report what was dropped now, not with a next push that may never come."""
+        with self._lock:
+            self._credit.consumed(size)
+            if self._gateway_present:
+                self._report_drops()
 
     def gateway_lost(self) -> None:
         with self._lock:

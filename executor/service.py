@@ -69,7 +69,8 @@ class ExecutorService:
             time.sleep(self.startup.backoff)
         self.command = self._open("executor.command", routing_id=self.instance.encode())
         self.monitor = sockets.peer_events(self.command)
-        self.channel = EventChannel(self._open("executor.callback"))
+        self.channel = EventChannel(self._open("executor.callback"),
+                                    self.config.executor.event_buffer_bytes)
         self.project = open_project(self.info.path, self.channel.push)
         self.calls = CallTracker(self.pool, self.channel, lambda: self.info.path,
                                  self.config.executor.max_calls_in_flight)
@@ -149,6 +150,9 @@ class ExecutorService:
                 log.error("ignored a malformed command: %s", e)
 
     def _dispatch(self, request: Any) -> None:
+        if isinstance(request, messages.Consumed):
+            self.channel.consumed(request.nbytes)
+            return
         if not isinstance(request, messages.Request):
             log.error("ignored an unexpected %s message on the command channel", request.kind)
             return

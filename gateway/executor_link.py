@@ -7,6 +7,9 @@ gateway restarts (messages.new_id_source): a reply sent to the gateway before th
 dropped (logged), never matched to a new call. The link learns which executor is
 current from its Hello, and knows it is gone when its callback connection drops (socket
 monitor): every call in flight to it then fails at once, instead of waiting for a timeout.
+It counts the bytes it reads off the callback channel and tells the executor, in a Consumed
+message, each time another quarter of ``executor.event_buffer_bytes`` has been read: the
+executor's byte bound on what it sends (executor/send_credit.py).
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class ExecutorUnavailable(Exception):
 
 
 class ExecutorLink:
-    def __init__(self, ipc: Any, start_timeout: float):
+    def __init__(self, ipc: Any, start_timeout: float, event_buffer_bytes: int):
         self._context = zmq.Context()
         self.command = sockets.open_socket(self._context, "gateway.command", ipc)
         # The callback channel and its monitor are plain sockets read by the hub itself
@@ -46,6 +49,11 @@ class ExecutorLink:
         self.hello: Optional[messages.Hello] = None     # what the current executor said
         self.project: Optional[Dict[str, Any]] = None   # its project, kept up to date
         self._arrived = Event()            # fired on each Hello of a new executor
+        # Bytes read off the callback channel and not yet reported to the executor; reported
+        # once they reach _report_at (a quarter of the bound), not per message.
+        self._unreported = 0
+        self._report_every = max(1, event_buffer_bytes // 4)
+        self._report_at = self._report_every
         # Registered by the gateway's assembly (server.py); gateway.callbacks says what
         # HUB, EITHER and GREENLET mean for them.
         # (event, data, latest, size): size is the message's bytes on the IPC, for byte budgets.
@@ -124,15 +132,20 @@ class ExecutorLink:
         then wait like any green send. The reader is woken only if the send processed an
         incoming message (what getsockopt(EVENTS) on a green socket does).
         """
+        if not self._sent_now(frames):
+            self.command.send_multipart(frames)      # queue full: wait like any green send
+        self.command.getsockopt(zmq.EVENTS)
+
+    def _sent_now(self, frames: List[bytes]) -> bool:
+        """Send with the plain ``send``, never waiting; False if the queue is full."""
         send, last = plain_zmq.Socket.send, len(frames) - 1
         try:
             send(self.command, frames[0], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if last else 0))
         except zmq.Again:
-            self.command.send_multipart(frames)      # queue full: wait like any green send
-        else:
-            for n in range(1, last + 1):
-                send(self.command, frames[n], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if n < last else 0))
-        self.command.getsockopt(zmq.EVENTS)
+            return False
+        for n in range(1, last + 1):
+            send(self.command, frames[n], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if n < last else 0))
+        return True
 
     def reply_to_peer(self, peer: bytes, request_id: str, ack: Dict[str, Any]) -> None:
         reply = messages.Reply.of(request_id, ack)
@@ -165,16 +178,32 @@ class ExecutorLink:
         self.on_executor_change.fire()
 
     def _handle_callback(self, frames: List[bytes]) -> None:
+        size = messages.frames_size(frames)
+        self._unreported += size
+        if self._unreported >= self._report_at:
+            self._report_consumed()
         message = _decode(frames, "callback")
         if isinstance(message, messages.Push):
-            self.on_push.fire(message.event, message.data, message.latest,
-                              sum(len(frame) for frame in frames))
+            self.on_push.fire(message.event, message.data, message.latest, size)
         elif isinstance(message, messages.Reply):
             self._reply(message)
         elif isinstance(message, messages.ProjectState):
             if self.project is not None:
                 self.project = dict(message.project)
                 self.on_executor_change.fire()
+
+    def _report_consumed(self) -> None:
+        """Tell the executor what was read since the last report (runs in the hub: never
+        waits). If it cannot go now, it goes with the next quarter."""
+        if self.instance is not None:
+            try:
+                if self._sent_now([self.instance] + messages.Consumed(self._unreported).to_frames()):
+                    self._unreported, self._report_at = 0, self._report_every
+                    self.command.getsockopt(zmq.EVENTS)
+                    return
+            except zmq.ZMQError as e:     # the executor is gone (ROUTER_MANDATORY)
+                log.debug("could not report consumed bytes: %s", e.strerror)
+        self._report_at = self._unreported + self._report_every
 
     def _reply(self, reply: messages.Reply) -> None:
         if messages.id_boot(reply.id) != self._boot:

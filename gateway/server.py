@@ -72,7 +72,8 @@ class Gateway:
         websocket_limits.enforce_frame_limit(self.sio.eio)
         self.app = HttpGuard(socketio.WSGIApp(self.sio, static_files=console_files()), policy,
                              CONSOLE_DIR)
-        self.link = ExecutorLink(config.ipc, gw.executor_start_timeout)
+        self.link = ExecutorLink(config.ipc, gw.executor_start_timeout,
+                                 config.executor.event_buffer_bytes)
         self.relay = PushRelay(self.sio, gw.client_buffer_bytes, gw.stall_timeout)
         self.handlers = Handlers(self.sio, self.link, self.sessions, self.relay, config)
         self.handlers.on_clients_changed.add("gateway.update_status", self.update_status)

@@ -29,6 +29,7 @@ class Key:
     default: Any
     nullable: bool = False
     choices: Tuple[str, ...] = ()
+    minimum: Optional[float] = None     # numbers: the least value that works
 
 
 SCHEMA: Dict[str, Dict[str, Key]] = {
@@ -56,6 +57,9 @@ SCHEMA: Dict[str, Dict[str, Key]] = {
         "max_project_files": Key("int", 10000),
         "stop_hook_timeout": Key("float", 5.0),
         "max_calls_in_flight": Key("int", 64),
+        # Bytes sent to the gateway and not yet read by it (executor/send_credit.py); a push
+        # larger than this is always dropped, so at least 1 MiB.
+        "event_buffer_bytes": Key("int", 16777216, minimum=1048576),
         "crash_limit": Key("int", 3),
         "crash_window": Key("float", 60.0),
         "good_after": Key("float", 30.0),
@@ -128,6 +132,8 @@ def _check_type(where: str, key: Key, value: Any) -> Any:
         raise ConfigError("%s: expected one of %s, got %r" % (where, ", ".join(key.choices), value))
     if key.kind in ("int", "float") and value < 0:
         raise ConfigError("%s: must not be negative, got %r" % (where, value))
+    if key.minimum is not None and value < key.minimum:
+        raise ConfigError("%s: must be at least %r, got %r" % (where, key.minimum, value))
     return float(value) if key.kind == "float" else value
 
 

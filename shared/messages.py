@@ -9,7 +9,7 @@ Requests carry an ``id``; a ``Reply`` carries the id of the request it answers. 
 unique across restarts of its sender: a per-boot nonce and a counter (``new_id_source``), so a
 late reply meant for a gateway that has since restarted can never match a new call.
 
-    command channel (gateway ROUTER <- executor DEALER):  Hello up, Request down
+    command channel (gateway ROUTER <- executor DEALER):  Hello up, Request and Consumed down
     callback channel (gateway PULL <- executor PUSH):      Reply, Push, ProjectState
 """
 from __future__ import annotations
@@ -208,7 +208,29 @@ class ProjectState:
         return [dumps({"t": self.kind, "project": self.project})]
 
 
-Message = Union[Hello, Request, Reply, Push, ProjectState]
+@dataclass(frozen=True)
+class Consumed:
+    """The gateway has read ``nbytes`` more bytes (wire field ``bytes``) off the callback
+    channel since its last Consumed: the executor's credit for what it may have outstanding
+    (executor/send_credit.py). Sent every quarter of ``executor.event_buffer_bytes``, never
+    per message."""
+    nbytes: int
+    kind = "consumed"
+
+    def __post_init__(self) -> None:
+        if self.nbytes < 0:
+            raise MessageError("field 'bytes' must not be negative")
+
+    def to_frames(self) -> List[bytes]:
+        return [dumps({"t": self.kind, "bytes": self.nbytes})]
+
+
+Message = Union[Hello, Request, Reply, Push, ProjectState, Consumed]
+
+
+def frames_size(frames: List[bytes]) -> int:
+    """A message's bytes on the IPC: what the callback channel's byte bound counts."""
+    return sum(len(frame) for frame in frames)
 
 
 def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
@@ -246,6 +268,8 @@ def decode(frames: List[bytes]) -> Message:
                        _field(header, "args", dict), instance, blob)
     if kind == ProjectState.kind:
         return ProjectState(_field(header, "project", dict))
+    if kind == Consumed.kind:
+        return Consumed(_field(header, "bytes", int))
     if kind == Hello.kind:
         return Hello(_field(header, "instance", str), _field(header, "pid", int),
                      _field(header, "version", str), _field(header, "project", dict),

@@ -13,8 +13,12 @@ from typing import Any, Dict, List
 
 import zmq
 
-# Outgoing queue bound of the executor's event channel; the gateway drains it eagerly into its
-# own per-client queue, which is where a slow client's backlog is bounded and reported.
+# A count of messages on the executor's event channel (its send queue, the gateway's receive
+# queue). Not the bound: 100,000 camera frames are 10 GB. The bound is in bytes,
+# executor.event_buffer_bytes (executor/send_credit.py), and a push that would pass it is
+# dropped before ZeroMQ sees it. This count is the backstop against a flood of tiny messages,
+# whose per-message overhead the byte count does not see; the gateway drains the channel eagerly
+# into its own per-client queues, where a slow client's backlog is bounded and reported.
 EVENT_HWM = 100000
 
 

@@ -23,7 +23,7 @@ def wire():
     pull, push = context.socket(zmq.PULL), context.socket(zmq.PUSH)
     pull.bind("inproc://replies")
     push.connect("inproc://replies")
-    tracker = CallTracker(WorkerPool(), EventChannel(push), lambda: Path("."), max_in_flight=64)
+    tracker = CallTracker(WorkerPool(), EventChannel(push, 1 << 24), lambda: Path("."), max_in_flight=64)
     yield tracker, pull
     push.close(0)
     pull.close(0)

@@ -175,3 +175,10 @@ def test_stream_budget_keys_and_the_deprecated_queue_size(tmp_path, caplog):
     assert not hasattr(loaded.gateway, "push_queue_size")
     assert "gateway.push_queue_size is deprecated and ignored" in caplog.text
     assert "gateway.client_buffer_bytes" in caplog.text
+
+
+def test_the_event_buffer_is_16_mib_and_at_least_1_mib(tmp_path):
+    assert config.load(None).executor.event_buffer_bytes == 16 * 1024 * 1024
+    assert error_of(tmp_path, "executor: {event_buffer_bytes: 1000}") == (
+        "%s: executor.event_buffer_bytes: must be at least 1048576, got 1000"
+        % (tmp_path / "robotctl.yaml"))
