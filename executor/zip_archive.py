@@ -92,6 +92,8 @@ def _open_archive(zip_bytes: bytes) -> zipfile.ZipFile:
         return zipfile.ZipFile(io.BytesIO(zip_bytes))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         raise ArchiveError("not a zip archive (%s)" % exc) from exc
+    except NotImplementedError as exc:  # a "version needed" newer than zipfile reads (or damaged)
+        raise ArchiveError("not a zip archive this robot can read (%s)" % exc) from exc
 
 
 # --- validation of the central directory -------------------------------------------

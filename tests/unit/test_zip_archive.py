@@ -29,6 +29,7 @@ LOCAL_NAME_AT, CENTRAL_NAME_AT = 30, 46
 FLAGS = (6, 8)
 METHOD = (8, 10)
 UNCOMPRESSED_SIZE = (22, 24)
+VERSION_NEEDED = (4, 6)
 
 
 def make_zip(files: Dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -345,3 +346,10 @@ def test_no_name_writes_outside_dest(tmp_path: Path, names: List[str]) -> None:
     except ArchiveError:
         assert not dest.exists()
     assert [path.name for path in box.iterdir()] in ([], ["dest"])
+
+
+def test_a_zip_version_zipfile_cannot_read_is_rejected(tmp_path: Path) -> None:
+    """zipfile raises NotImplementedError for it (found by the fuzz test on a damaged archive)."""
+    data = patch_headers(make_zip({"main.py": MAIN}), "main.py", VERSION_NEEDED, "<H", 64)
+    message = reject(data, tmp_path / "dest")
+    assert message == "not a zip archive this robot can read (zip file version 6.4)"
