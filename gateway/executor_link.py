@@ -170,6 +170,9 @@ class ExecutorLink:
             return      # the same executor reconnecting after a gateway restart
         previous, self.instance, self.hello = self.instance, peer, hello
         self.project = dict(hello.project)
+        # A new executor counts what it sends from zero: bytes read from the previous one
+        # must not be reported to it as consumed.
+        self._unreported, self._report_at = 0, self._report_every
         log.info("executor %s is up (pid %d)", hello.instance, hello.pid)
         if previous is not None:
             self._fail_pending(previous.decode(), "the executor restarted during the call")
