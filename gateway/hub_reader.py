@@ -18,6 +18,8 @@ from typing import Callable, List
 import eventlet.hubs
 import zmq
 
+from shared import messages
+
 log = logging.getLogger(__name__)
 
 RELAY_BATCH = 100
@@ -55,7 +57,7 @@ class HubReader:
                 frames = self._sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return False
-            taken += sum(len(frame) for frame in frames)
+            taken += messages.frames_size(frames)
             try:
                 self._handle(frames)
             except Exception:    # runs in the hub: an error must not stop the reading

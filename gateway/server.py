@@ -59,7 +59,9 @@ class Gateway:
         gw = config.gateway
         self.tls_context = tls_context(gw)
         throttle = AccessThrottle(eventlet.spawn_after, gw.lockout_failures, gw.lockout_seconds)
-        self.sessions = Sessions(read_token(gw.auth_token_file), throttle)
+        # Read once: the token watch starts from the token the sessions admit with.
+        self._token = read_token(gw.auth_token_file)
+        self.sessions = Sessions(self._token, throttle)
         policy = OriginPolicy(gw.cors_allowed_origins, gw.allowed_hosts,
                               self.sessions.auth_required)
         # HttpGuard applies the origin policy before engine.io sees a request, so engine.io
@@ -109,7 +111,7 @@ class Gateway:
     def _watch_token(self) -> None:
         path = self.config.gateway.auth_token_file
         if path is not None:
-            watch = TokenWatch(path, read_token(path) or "")
+            watch = TokenWatch(path, self._token or "")
             watch.on_new_token.add("gateway.token_rotated", self._token_rotated)
             watch.start()
 

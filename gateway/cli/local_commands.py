@@ -3,7 +3,6 @@ configuration) and ``discover`` (appliances on the LAN, from Avahi)."""
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -12,14 +11,13 @@ from typing import Any, Dict, List
 from gateway.cli import trust
 from gateway.cli.errors import APP_ERROR, CONNECT, CliError
 from gateway.cli.output import Output
-from gateway.cli.settings import Settings
+from gateway.avahi_advert import SERVICE_TYPE
+from gateway.cli.settings import Settings, config_path
 from shared import config as config_module
-
-SERVICE_TYPE = "_robotctl._tcp"
 
 
 def config(args: argparse.Namespace, settings: Settings, output: Output) -> int:
-    path = args.config or os.environ.get(config_module.ENV_VAR) or config_module.DEFAULT_PATH
+    path = config_path(args.config)
     try:
         loaded = config_module.load(path)
     except config_module.ConfigError as e:
