@@ -33,7 +33,7 @@ def running_environment(envs: Path) -> Optional[str]:
     return prefix.name if prefix.parent == Path(envs).resolve() else None
 
 
-def runtime(envs: Path, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def runtime(record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """robotctl's own interpreter and, when that is a venv (development), its
     site-packages, which a project environment adds to its path. In a project
     environment, as recorded by the environment (``record``: its marker)."""

@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -28,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Set
 
-from executor import interpreter, pip_install
+# pip_install and subprocess are imported where an environment is built (an upload with
+# requirements): not at every executor start, which keeps its idle RSS down.
+from executor import interpreter
 from executor.release_manifest import ManifestError, environment_of, hash_files
 from shared.digest import sha256
 from shared.fsutil import fsync_path, write_atomically
@@ -76,7 +77,7 @@ class EnvironmentCache:
     def runtime(self) -> Dict[str, Any]:
         """robotctl's own interpreter {python, site} (see interpreter.runtime)."""
         running = self.running()
-        return interpreter.runtime(self.root, None if running is None else self.marker(running))
+        return interpreter.runtime(None if running is None else self.marker(running))
 
     def interpreter_for(self, env_id: Optional[str]) -> str:
         """The python a release with environment env_id (None: none) runs on."""
@@ -206,6 +207,7 @@ def build(cache: EnvironmentCache, project: Path, settings: Settings) -> Optiona
                 _build_new(cache, env_id, project, settings)
             else:
                 log.info("reusing the environment %s for the same requirements", env_id)
+                from executor import pip_install
                 pip_install.echo("requirements unchanged: reusing environment %s" % env_id)
         _check_size(cache, env_id, project, settings.max_size)
         log.info("environment %s %s in %.0f ms", env_id, "built" if built else "reused",
@@ -237,6 +239,7 @@ def _build_new(cache: EnvironmentCache, env_id: str, project: Path, settings: Se
 def _create_venv(path: Path, runtime: Dict[str, Any]) -> None:
     """--without-pip: the venv runs the system's pip (python3-pip), seen through
     --system-site-packages, which saves seconds per build."""
+    import subprocess
     command = [runtime["python"], "-m", "venv", "--system-site-packages", "--without-pip",
                str(path)]
     done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -252,6 +255,7 @@ def _create_venv(path: Path, runtime: Dict[str, Any]) -> None:
 
 
 def _install(python: Path, project: Path, settings: Settings) -> None:
+    from executor import pip_install
     offline = settings.mode == "offline"
     sources = ["--no-index", "--find-links", WHEELS] if offline else []
     arguments = ["install"] + list(pip_install.COMMON_OPTIONS) + sources + ["-r", REQUIREMENTS]

@@ -85,3 +85,12 @@ def test_socketio_server_still_serves_a_client():
     finally:
         server.kill()
         server.wait()
+
+
+def test_executor_imports_leave_the_environment_builder_out():
+    """pip_install and subprocess load only when an upload builds an environment (or a
+    large release is verified), not at every executor start: idle RSS."""
+    result = run("import json, sys\nimport executor.service, executor.__main__\n"
+                 "print(json.dumps(sorted(n for n in ('subprocess', 'executor.pip_install')"
+                 " if n in sys.modules)))\n")
+    assert result == []
