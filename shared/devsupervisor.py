@@ -128,7 +128,7 @@ class Supervisor:
             status = child.poll()
             if status is None:
                 continue
-            if status == 78:
+            if status == startup.EX_CONFIG:
                 print("robotctl: the %s has a configuration error" % name, file=sys.stderr)
                 return True
             result = "watchdog" if name in self.watchdog_killed else None

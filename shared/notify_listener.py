@@ -4,10 +4,11 @@ with the sender's PID (SO_PASSCRED), so the supervisor knows which child pinged,
 does."""
 from __future__ import annotations
 
-import os
 import socket
 import struct
 from typing import Dict, Iterator, Tuple
+
+from shared.fsutil import remove_quietly
 
 _CREDENTIALS = struct.Struct("iII")     # struct ucred: pid, uid, gid
 
@@ -15,8 +16,7 @@ _CREDENTIALS = struct.Struct("iII")     # struct ucred: pid, uid, gid
 class NotifyListener:
     def __init__(self, path: str):
         self.path = path
-        if os.path.exists(path):
-            os.unlink(path)
+        remove_quietly(path)      # a socket left by a supervisor that was killed
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.socket.bind(path)
@@ -41,7 +41,4 @@ class NotifyListener:
 
     def close(self) -> None:
         self.socket.close()
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        remove_quietly(self.path)

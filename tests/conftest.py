@@ -5,7 +5,7 @@ from hypothesis import settings
 # On CI the property tests draw the same examples every run (a CI that passes or fails by
 # chance does not land); off CI they explore new ones each run, which is how bugs are found.
 settings.register_profile("ci", derandomize=True)
-if os.environ.get("CI"):
+if os.environ.get("CI") == "true":
     settings.load_profile("ci")
 
 
