@@ -37,11 +37,11 @@ class StandIn:
     raw header of its Reply (bypassing the executor's own checks), or None for no reply."""
 
     def __init__(self, ipc: Dict[str, str], answer: Callable[[messages.Request], Any]):
-        ipc = SimpleNamespace(**ipc)     # what open_socket reads of the config's ipc section
+        section = SimpleNamespace(**ipc)     # what open_socket reads of the ipc section
         self.context = zmq.Context()
-        self.command = sockets.open_socket(self.context, "executor.command", ipc,
+        self.command = sockets.open_socket(self.context, "executor.command", section,
                                            routing_id=b"standin")
-        self.callback = sockets.open_socket(self.context, "executor.callback", ipc)
+        self.callback = sockets.open_socket(self.context, "executor.callback", section)
         self.answer, self.requests = answer, []    # type: ignore[var-annotated]
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)

@@ -51,7 +51,7 @@ def test_keeps_the_stock_handler_when_a_private_part_differs(caplog, attribute):
     if attribute == "_binary_packet":
         sio._binary_packet = None
     else:                     # a Packet that encodes ACKs in another way
-        class Spaced(sio.packet_class):  # type: ignore[name-defined,misc]
+        class Spaced(sio.packet_class):
             def encode(self):
                 encoded = super().encode()
                 return encoded.replace(",", ", ") if isinstance(encoded, str) else encoded
