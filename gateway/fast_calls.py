@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 # An EVENT packet of the default namespace with an ack id, whose event is "process"; group 1
 # is the id (python-socketio reads at most 100 digits), the JSON array starts at group 2.
 _PROCESS_PACKET = re.compile(r'2([0-9]{1,99})(\["process"[,\]])')
-_SEPARATORS = (",", ":")       # python-socketio's Packet.encode
+# What python-socketio's Packet.encode calls (json.dumps with its separators), made once.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 Encoded = Union[str, List[Any]]
 
 
@@ -150,7 +151,7 @@ class FastCalls:
         python-socketio's Packet makes of it: a BINARY_ACK with attachments, or packet_json's
         error ack."""
         try:
-            return "3%d%s" % (ack_id, json.dumps([ack], separators=_SEPARATORS))
+            return "3%d%s" % (ack_id, _ENCODER.encode([ack]))
         except (TypeError, ValueError, RecursionError):
             encoded: Encoded = self._sio.packet_class(packet.ACK, namespace="/", id=ack_id,
                                                       data=[ack]).encode()
