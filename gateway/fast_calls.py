@@ -108,7 +108,10 @@ class FastCalls:
         sid = manager.sid_from_eio_sid(eio_sid, "/")
         if sid is None or not manager.is_connected(sid, "/"):
             return False
-        args = packet_json.loads(data[match.start(2):])
+        try:
+            args = packet_json.loads(data[match.start(2):])
+        except ValueError:
+            return False     # not JSON: python-socketio refuses it as it always does
         if not isinstance(args, list) or len(args) > 2:
             return False     # more than one payload: the stock handler answers as it does
         ack_id = int(match.group(1))
