@@ -3,9 +3,9 @@
 Runs on eventlet: the command socket is a green ZeroMQ socket; the callback channel (every
 reply and push) is read by the hub itself (hub_reader). Every request has an id and its own
 answer callback (``request_async``; ``request`` waits on an event), so concurrent calls
-never queue behind each other; its timeout is a hub timer, cancelled by the answer. Ids are unique across
-gateway restarts (messages.new_id_source): a reply sent to the gateway before this one is
-dropped (logged), never matched to a new call. The link learns which executor is
+never queue behind each other; its timeout is a hub timer, cancelled by the answer. Ids are
+unique across gateway restarts (messages.new_id_source): a reply sent to the gateway before
+this one is dropped (logged), never matched to a new call. The link learns which executor is
 current from its Hello, and knows it is gone when its callback connection drops (socket
 monitor): every call in flight to it then fails at once, instead of waiting for a timeout.
 It counts the bytes it reads off the callback channel and tells the executor, in a Consumed
