@@ -1,10 +1,11 @@
 """The gateway's side of the IPC: requests to the executor and what comes back.
 
 Runs on eventlet: the command socket is a green ZeroMQ socket; the callback channel (every
-reply and push) is read by the hub itself (hub_reader). Every request has an id and waits on
-its own event, so concurrent calls never queue behind each other. Ids are unique across
-gateway restarts (messages.new_id_source): a reply sent to the gateway before this one is
-dropped (logged), never matched to a new call. The link learns which executor is
+reply and push) is read by the hub itself (hub_reader). Every request has an id and its own
+answer callback (``request_async``; ``request`` waits on an event), so concurrent calls
+never queue behind each other; its timeout is a hub timer, cancelled by the answer. Ids are
+unique across gateway restarts (messages.new_id_source): a reply sent to the gateway before
+this one is dropped (logged), never matched to a new call. The link learns which executor is
 current from its Hello, and knows it is gone when its callback connection drops (socket
 monitor): every call in flight to it then fails at once, instead of waiting for a timeout.
 It counts the bytes it reads off the callback channel and tells the executor, in a Consumed
@@ -14,9 +15,10 @@ executor's byte bound on what it sends (executor/send_credit.py).
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import eventlet
+import eventlet.hubs
 from eventlet.event import Event
 from eventlet.green import zmq
 import zmq as plain_zmq
@@ -27,8 +29,24 @@ from shared import error_codes, messages, protocol, sockets
 
 log = logging.getLogger(__name__)
 
+# Send flags as plain ints: OR-ing pyzmq's enum flags costs microseconds per frame.
+_LAST = int(plain_zmq.NOBLOCK)
+_MORE = int(plain_zmq.NOBLOCK | plain_zmq.SNDMORE)
+
 class ExecutorUnavailable(Exception):
     pass
+
+
+OnReply = Callable[[Dict[str, Any]], None]
+
+
+class _Pending:
+    """A request waiting for its answer: to which executor it went, who gets the answer,
+    and its timeout (a hub timer, cancelled by the answer)."""
+    __slots__ = ("instance", "on_reply", "timer")
+
+    def __init__(self, instance: str, on_reply: OnReply, timer: Optional[Any]):
+        self.instance, self.on_reply, self.timer = instance, on_reply, timer
 
 
 class ExecutorLink:
@@ -44,7 +62,8 @@ class ExecutorLink:
         self._start_timeout = start_timeout
         self._next_id = messages.new_id_source()
         self._boot = messages.id_boot(self._next_id())
-        self._pending: Dict[str, Tuple[str, Event]] = {}
+        self._pending: Dict[str, _Pending] = {}
+        self._hub = eventlet.hubs.get_hub()
         self.instance: Optional[bytes] = None
         self.hello: Optional[messages.Hello] = None     # what the current executor said
         self.project: Optional[Dict[str, Any]] = None   # its project, kept up to date
@@ -83,24 +102,66 @@ class ExecutorLink:
                    timeout: Optional[float] = None) -> Tuple[bytes, Dict[str, Any]]:
         """``request``, and the executor instance the request went to."""
         instance = self._current_executor()
-        request_id = self._next_id()
         done = Event()
-        self._pending[request_id] = (instance.decode(), done)
+        request_id = self.request_async(command, args, done.send, timeout, blob)
+        try:
+            return instance, done.wait()
+        finally:
+            self._forget(request_id)      # answered, or this greenlet was killed
+
+    def request_async(self, command: str, args: Dict[str, Any], on_reply: OnReply,
+                      timeout: Optional[float] = None, blob: Optional[bytes] = None) -> str:
+        """Send a command to the current executor; ``on_reply(ack)`` gets its one answer.
+        Returns the request's id.
+
+        The caller checks that an executor is connected (``instance``): this one does not
+        wait for one (it waits only if the command queue is full, like any green send).
+        ``on_reply`` is called exactly once: from the hub with the reply, or the ``timeout``
+        or ``executor_died`` error; or at once, from here, with ``executor_restarting`` if the
+        command cannot be sent. It must not block (it may run in the hub).
+        """
+        instance = self.instance
+        if instance is None:
+            raise ExecutorUnavailable("no executor is running")
+        request_id = self._next_id()
+        timer = None if timeout is None else self._hub.schedule_call_global(
+            timeout, self._timed_out, request_id, timeout)
+        self._pending[request_id] = _Pending(instance.decode(), on_reply, timer)
         request = messages.Request(request_id, command, args, instance.decode(), blob)
         try:
             self._send_command([instance] + request.to_frames())
         except zmq.ZMQError as e:
-            self._pending.pop(request_id, None)
-            self._lost(instance)
-            return instance, protocol.error("the executor is not reachable (%s); it is being "
-                                            "restarted" % e.strerror,
-                                            code=error_codes.EXECUTOR_RESTARTING)
-        try:
-            return instance, done.wait(timeout) or protocol.error(
-                "no reply from the executor within %g s" % (timeout or 0),  # None never times out
-                code=error_codes.TIMEOUT)
-        finally:
-            self._pending.pop(request_id, None)
+            pending = self._forget(request_id)
+            self._lost(instance)           # fails the others sent to it, not this one
+            self._deliver(request_id, pending, protocol.error(
+                "the executor is not reachable (%s); it is being restarted" % e.strerror,
+                code=error_codes.EXECUTOR_RESTARTING))
+        except BaseException:
+            self._forget(request_id)
+            raise
+        return request_id
+
+    def _timed_out(self, request_id: str, timeout: float) -> None:
+        self._answer(request_id, protocol.error("no reply from the executor within %g s"
+                                                % timeout, code=error_codes.TIMEOUT))
+
+    def _answer(self, request_id: str, ack: Dict[str, Any]) -> None:
+        """Give a pending request its one answer; later ones are dropped."""
+        self._deliver(request_id, self._forget(request_id), ack)
+
+    @staticmethod
+    def _deliver(request_id: str, pending: Optional[_Pending], ack: Dict[str, Any]) -> None:
+        if pending is not None:
+            try:
+                pending.on_reply(ack)
+            except Exception:     # may run in the hub: must not stop the reading
+                log.exception("error handling the reply to request %s", request_id)
+
+    def _forget(self, request_id: str) -> Optional[_Pending]:
+        pending = self._pending.pop(request_id, None)
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+        return pending
 
     def _current_executor(self) -> bytes:
         if self.instance is None:
@@ -140,11 +201,11 @@ class ExecutorLink:
         """Send with the plain ``send``, never waiting; False if the queue is full."""
         send, last = plain_zmq.Socket.send, len(frames) - 1
         try:
-            send(self.command, frames[0], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if last else 0))
+            send(self.command, frames[0], _MORE if last else _LAST)
         except zmq.Again:
             return False
         for n in range(1, last + 1):
-            send(self.command, frames[n], plain_zmq.NOBLOCK | (plain_zmq.SNDMORE if n < last else 0))
+            send(self.command, frames[n], _MORE if n < last else _LAST)
         return True
 
     def reply_to_peer(self, peer: bytes, request_id: str, ack: Dict[str, Any]) -> None:
@@ -212,9 +273,7 @@ class ExecutorLink:
         if messages.id_boot(reply.id) != self._boot:
             log.warning("dropped a reply to request %s, sent before this gateway started", reply.id)
             return
-        waiter = self._pending.get(reply.id)
-        if waiter is not None and not waiter[1].ready():
-            waiter[1].send(reply.as_ack())
+        self._answer(reply.id, reply.as_ack())
 
     def _peer_event(self, frames: List[bytes]) -> None:
         event = sockets.peer_event_number(frames)
@@ -239,9 +298,9 @@ class ExecutorLink:
                            "it is being restarted")
 
     def _fail_pending(self, instance: str, message: str) -> None:
-        for owner, done in list(self._pending.values()):
-            if owner == instance and not done.ready():
-                done.send(protocol.error(message, code=error_codes.EXECUTOR_DIED))
+        for request_id, pending in list(self._pending.items()):
+            if pending.instance == instance:
+                self._answer(request_id, protocol.error(message, code=error_codes.EXECUTOR_DIED))
 
 
 def _decode(frames: List[bytes], channel: str) -> Optional[messages.Message]:

@@ -12,7 +12,7 @@ import functools
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, TypeVar, Union
 
 import socketio
 from socketio.exceptions import ConnectionRefusedError
@@ -35,24 +35,35 @@ log = logging.getLogger(__name__)
 # executor answers at the limit itself, this only guards against a wedged executor.
 REPLY_MARGIN = 5.0
 Ack = Dict[str, Any]
+T = TypeVar("T")
 
 
 def acked(handler: Callable[..., Ack]) -> Callable[..., Ack]:
     """Turn anything a handler raises into an error ack of the one reply shape."""
     @functools.wraps(handler)
     def wrapper(*args: Any) -> Ack:
-        if any(arg is TOO_DEEP or nesting.too_deep(arg) for arg in args):
-            return protocol.error("invalid payload: %s" % nesting.describe(),
-                                  code=error_codes.INVALID_PAYLOAD)
-        ack = _handled(handler, args)
-        if nesting.too_deep(ack, nesting.MAX_DEPTH + 1):     # the bound is on ack["data"]
-            return protocol.error("the reply cannot be sent as JSON: %s" % nesting.describe(),
-                                  code=error_codes.NOT_JSON)
-        return ack
+        return refused(args) or sendable(handled(handler, args))
     return wrapper
 
 
-def _handled(handler: Callable[..., Ack], args: Any) -> Ack:
+def refused(args: Any) -> Optional[Ack]:
+    """The error ack for an event whose arguments are nested too deeply, else None."""
+    if any(arg is TOO_DEEP or nesting.too_deep(arg) for arg in args):
+        return protocol.error("invalid payload: %s" % nesting.describe(),
+                              code=error_codes.INVALID_PAYLOAD)
+    return None
+
+
+def sendable(ack: Ack) -> Ack:
+    """``ack``, or the error ack saying why it cannot be sent (the bound is on ack["data"])."""
+    if nesting.too_deep(ack, nesting.MAX_DEPTH + 1):
+        return protocol.error("the reply cannot be sent as JSON: %s" % nesting.describe(),
+                              code=error_codes.NOT_JSON)
+    return ack
+
+
+def handled(handler: Callable[..., T], args: Any) -> Union[T, Ack]:
+    """``handler(*args)``, or the error ack for what it raised."""
     try:
         return handler(*args)
     except protocol.ProtocolError as e:
@@ -60,9 +71,18 @@ def _handled(handler: Callable[..., Ack], args: Any) -> Ack:
     except ExecutorUnavailable as e:
         return protocol.error(str(e), code=error_codes.EXECUTOR_UNAVAILABLE)
     except Exception as e:
-        log.exception("internal error in %s", handler.__name__)
-        return protocol.error("internal error: %s: %s" % (type(e).__name__, e),
-                              code=error_codes.INTERNAL_ERROR)
+        return internal_error(handler.__name__, e)
+
+
+def internal_error(where: str, e: Exception) -> Ack:
+    log.exception("internal error in %s", where)
+    return protocol.error("internal error: %s: %s" % (type(e).__name__, e),
+                          code=error_codes.INTERNAL_ERROR)
+
+
+def observer_refusal(event: str) -> Ack:
+    return protocol.error("observers cannot %s: connect as the controller, or take over" % event,
+                          code=error_codes.OBSERVER)
 
 
 class Handlers:
@@ -102,8 +122,7 @@ class Handlers:
         @functools.wraps(handler)
         def wrapper(sid: str, *args: Any) -> Ack:
             if self.sessions.role(sid) != protocol.CONTROLLER:
-                return protocol.error("observers cannot %s: connect as the controller, or take "
-                                      "over" % event, code=error_codes.OBSERVER)
+                return observer_refusal(event)
             return handler(sid, *args)
         return wrapper
 

@@ -17,6 +17,7 @@ import shared
 from gateway import client_sockets, packet_json, tls, websocket_limits
 from gateway.access_throttle import AccessThrottle
 from gateway.executor_link import ExecutorLink
+from gateway.fast_calls import FastCalls
 from gateway.handlers import Handlers
 from gateway.http_guard import HttpGuard
 from gateway.origin_policy import OriginPolicy
@@ -91,6 +92,7 @@ class Gateway:
         client_sockets.tune_listener(listener)      # inherited by every client connection
         self.link.start()
         self.handlers.register()
+        FastCalls(self.sio, self.link, self.sessions, self.handlers.call_timeout).install()
         self._watch_token()
         eventlet.spawn(self._feed_watchdog)
         for signum in (signal.SIGTERM, signal.SIGINT):
