@@ -178,12 +178,32 @@ class Reply:
         return {"status": self.status, "message": self.message, "data": self.data}
 
 
+class EncodedValue:
+    """A value as it travels: its JSON (binary values replaced by placeholders) and the
+    attachments, not parsed. The gateway forwards a push's data like this: the JSON becomes
+    the client's Socket.IO packet as it is (gateway/push_packets), without a decode and a
+    re-encode per push."""
+    __slots__ = ("json", "attachments")
+
+    def __init__(self, json_text: bytes, attachments: List[bytes]):
+        self.json, self.attachments = json_text, attachments
+
+    def value(self) -> Any:
+        """The value itself (attachments as ``bytes``); MessageError if malformed."""
+        try:
+            return _parse_header([self.json] + self.attachments)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise MessageError("data is not JSON: %s" % e) from None
+
+
 @dataclass(frozen=True)
 class Push:
     """An event for the connected client(s), from the project's push_message or the executor.
 
     ``latest``: only the newest value of this event matters (a camera frame, a pose); a
     client that cannot keep up gets the newest one, never a backlog.
+    Frames: a header without the data, then the data's JSON, then its attachments: so the
+    gateway reads the event's name and ``latest`` without parsing the data.
     """
     event: str
     data: Any = None
@@ -191,10 +211,10 @@ class Push:
     kind = "push"
 
     def to_frames(self) -> List[bytes]:
-        header = {"t": self.kind, "event": self.event, "data": self.data}
+        header: Dict[str, Any] = {"t": self.kind, "event": self.event}
         if self.latest:
             header["latest"] = True
-        return encode_frames(header)
+        return [dumps(header)] + encode_frames(self.data)
 
 
 @dataclass(frozen=True)
@@ -233,6 +253,12 @@ def frames_size(frames: List[bytes]) -> int:
     return sum(len(frame) for frame in frames)
 
 
+def _is_push(first: bytes) -> bool:
+    """Whether frame 0 is a Push's header, as Push.to_frames writes it: its attachments
+    belong to its data frame, not to the header (any other spelling is not a valid Push)."""
+    return first.startswith(b'{"t":"push"')
+
+
 def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
     value = header.get(name)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
@@ -240,12 +266,30 @@ def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def decode(frames: List[bytes]) -> Message:
-    """Frames -> message; raise MessageError for anything malformed."""
+def _push(header: Dict[str, Any], frames: List[bytes], parse_data: bool) -> Push:
+    if len(frames) < 2:
+        raise MessageError("a push has no data frame")
+    data = EncodedValue(frames[1], frames[2:])
+    if parse_data:
+        value = data.value()
+    elif data.attachments and data.json.count(PLACEHOLDER_JSON) != len(data.attachments):
+        raise MessageError("the data's placeholders do not match its %d attachments"
+                           % len(data.attachments))
+    return Push(_field(header, "event", str), value if parse_data else data,
+                header.get("latest") is True)
+
+
+# How encode_frames writes a placeholder: in JSON text it cannot be part of a string.
+PLACEHOLDER_JSON = b'{"_placeholder":true,"num":'
+
+
+def decode(frames: List[bytes], parse_push_data: bool = True) -> Message:
+    """Frames -> message; raise MessageError for anything malformed. With
+    ``parse_push_data`` False a Push's data is left an EncodedValue (the gateway's relay)."""
     if not frames:
         raise MessageError("empty message")
     try:
-        header = _parse_header(frames)
+        header = _parse_header(frames[:1] if _is_push(frames[0]) else frames)
     except (UnicodeDecodeError, ValueError) as e:
         raise MessageError("header is not JSON: %s" % e) from None
     if not isinstance(header, dict):
@@ -255,8 +299,7 @@ def decode(frames: List[bytes]) -> Message:
         return Reply(_field(header, "id", str), _field(header, "status", str),
                      _field(header, "message", str), header.get("data"))
     if kind == Push.kind:
-        return Push(_field(header, "event", str), header.get("data"),
-                    header.get("latest") is True)
+        return _push(header, frames, parse_push_data)
     if kind == Request.kind:
         instance = header.get("instance", "")
         if not isinstance(instance, str):
