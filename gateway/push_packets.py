@@ -27,6 +27,7 @@ from engineio.exceptions import SocketIsClosedError
 import socketio
 from socketio import packet as sio_packet
 
+from gateway import websocket_send
 from shared import messages
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,13 @@ def _size_of(data: Any) -> int:
 
 
 def _message(piece: Any) -> Any:
-    return eio_packet.Packet(eio_packet.MESSAGE, piece)
+    """An Engine.IO message packet; a memoryview (an attachment received without a copy,
+    see hub_reader) is binary as bytes are: written as it is, base64'd for long-polling."""
+    if not isinstance(piece, memoryview):
+        return eio_packet.Packet(eio_packet.MESSAGE, piece)
+    pkt = eio_packet.Packet(eio_packet.MESSAGE, b"")
+    pkt.data = piece
+    return pkt
 
 
 def ipc_pieces(event: str, data: messages.EncodedValue) -> List[Any]:
@@ -86,6 +93,9 @@ class PacketEncoder:
             log.warning("sending events with python-socketio's emit, once per client (%s)",
                         problem)
         self.direct = not problem
+        # Attachments received without a copy (memoryviews, see hub_reader) can be written
+        # as they are only by websocket_send's ``send``; otherwise they are copied to bytes.
+        self._views = websocket_send.installed()
 
     def encode(self, event: str, data: Any) -> Optional[Encoded]:
         """``event`` with ``data`` (a value, or an IPC EncodedValue), or None (logged) if it
@@ -95,6 +105,8 @@ class PacketEncoder:
         try:
             if isinstance(data, messages.EncodedValue):
                 pieces = ipc_pieces(event, data)
+                if not self._views:
+                    pieces = [bytes(p) if isinstance(p, memoryview) else p for p in pieces]
             else:
                 pieces = stock_pieces(self._sio, event, data)
         except (TypeError, ValueError, RecursionError) as e:   # UnicodeDecodeError too

@@ -39,17 +39,19 @@ def _make_send(original: Callable[..., None]) -> Callable[..., None]:
     def send(self: Any, message: Any, **kw: Any) -> None:
         if kw or self.client or len(message) < SPLIT_BYTES \
                 or self._get_permessage_deflate_enc() is not None:
+            if isinstance(message, memoryview):      # eventlet frames bytes, not views
+                message = bytes(message)
             return original(self, message, **kw)
         if isinstance(message, str):
             payload, opcode = message.encode("utf-8"), OPCODE_TEXT
-        elif isinstance(message, bytes):
+        elif isinstance(message, (bytes, memoryview)):
             payload, opcode = message, OPCODE_BINARY
         else:
             return original(self, message, **kw)
         self._sendlock.acquire()
         try:
             self.socket.sendall(frame_header(opcode, len(payload)))
-            self.socket.sendall(memoryview(payload))
+            self.socket.sendall(payload if isinstance(payload, memoryview) else memoryview(payload))
         finally:
             self._sendlock.release()
     send.robotctl_split_send = True  # type: ignore[attr-defined]
@@ -80,6 +82,16 @@ def _unexpected(cls: Any) -> Optional[str]:
     except Exception as e:    # any surprise in another version: leave it alone
         return "_pack_message failed on a sample (%s)" % e
     return None
+
+
+def installed() -> bool:
+    """Whether eventlet's websocket sends with this module's ``send`` (memoryviews too)."""
+    try:
+        from eventlet import websocket
+    except ImportError:
+        return False
+    cls = getattr(websocket, "RFC6455WebSocket", None)
+    return bool(getattr(getattr(cls, "send", None), "robotctl_split_send", False))
 
 
 def install() -> bool:

@@ -22,7 +22,7 @@ from eventlet import queue
 def packet_size(pkt: Any) -> int:
     """Bytes of an Engine.IO packet's payload (a text or binary message; 0 for others)."""
     data = getattr(pkt, "data", None)
-    return len(data) if isinstance(data, (str, bytes, bytearray)) else 0
+    return len(data) if isinstance(data, (str, bytes, bytearray, memoryview)) else 0
 
 
 def _nothing(progressed: bool) -> None:

@@ -86,7 +86,8 @@ def encode_frames(header: Dict[str, Any]) -> List[bytes]:
 
 def _parse_header(frames: List[bytes]) -> Any:
     """The JSON of frame 0 with every placeholder replaced by its attachment frame."""
-    attachments = frames[1:]
+    # (attachments received without a copy are memoryviews: values are always bytes)
+    attachments = [a if isinstance(a, bytes) else bytes(a) for a in frames[1:]]
     if not attachments:
         return _decode(frames[0].decode("utf-8"))
     used: List[int] = []
@@ -202,8 +203,9 @@ class Push:
 
     ``latest``: only the newest value of this event matters (a camera frame, a pose); a
     client that cannot keep up gets the newest one, never a backlog.
-    Frames: a header without the data, then the data's JSON, then its attachments: so the
-    gateway reads the event's name and ``latest`` without parsing the data.
+    Frames: the header (without the data), a newline and the data's JSON in the first, then
+    the data's attachments: so the gateway reads the event's name and ``latest`` without
+    parsing the data. (Compact JSON has no raw newline: the first one ends the header.)
     """
     event: str
     data: Any = None
@@ -214,7 +216,9 @@ class Push:
         header: Dict[str, Any] = {"t": self.kind, "event": self.event}
         if self.latest:
             header["latest"] = True
-        return [dumps(header)] + encode_frames(self.data)
+        frames = encode_frames(self.data)
+        frames[0] = dumps(header) + b"\n" + frames[0]
+        return frames
 
 
 @dataclass(frozen=True)
@@ -254,9 +258,10 @@ def frames_size(frames: List[bytes]) -> int:
 
 
 def _is_push(first: bytes) -> bool:
-    """Whether frame 0 is a Push's header, as Push.to_frames writes it: its attachments
-    belong to its data frame, not to the header (any other spelling is not a valid Push)."""
-    return first.startswith(b'{"t":"push"')
+    """Whether frame 0 starts with a Push's header, as Push.to_frames writes it: its
+    attachments belong to its data, not to the header (any other spelling is not a valid
+    Push)."""
+    return first.startswith(b'{"t":"push",')
 
 
 def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
@@ -266,10 +271,9 @@ def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def _push(header: Dict[str, Any], frames: List[bytes], parse_data: bool) -> Push:
-    if len(frames) < 2:
-        raise MessageError("a push has no data frame")
-    data = EncodedValue(frames[1], frames[2:])
+def _push(header: Dict[str, Any], data_json: bytes, frames: List[bytes],
+          parse_data: bool) -> Push:
+    data = EncodedValue(data_json, frames[1:])
     if parse_data:
         value = data.value()
     elif data.attachments and data.json.count(PLACEHOLDER_JSON) != len(data.attachments):
@@ -288,8 +292,15 @@ def decode(frames: List[bytes], parse_push_data: bool = True) -> Message:
     ``parse_push_data`` False a Push's data is left an EncodedValue (the gateway's relay)."""
     if not frames:
         raise MessageError("empty message")
+    data_json = b""
     try:
-        header = _parse_header(frames[:1] if _is_push(frames[0]) else frames)
+        if _is_push(frames[0]):
+            head, newline, data_json = frames[0].partition(b"\n")
+            if not newline:
+                raise MessageError("a push has no data")
+            header = _decode(head.decode("utf-8"))
+        else:
+            header = _parse_header(frames)
     except (UnicodeDecodeError, ValueError) as e:
         raise MessageError("header is not JSON: %s" % e) from None
     if not isinstance(header, dict):
@@ -299,7 +310,7 @@ def decode(frames: List[bytes], parse_push_data: bool = True) -> Message:
         return Reply(_field(header, "id", str), _field(header, "status", str),
                      _field(header, "message", str), header.get("data"))
     if kind == Push.kind:
-        return _push(header, frames, parse_push_data)
+        return _push(header, data_json, frames, parse_push_data)
     if kind == Request.kind:
         instance = header.get("instance", "")
         if not isinstance(instance, str):
