@@ -213,12 +213,15 @@ class Push:
     kind = "push"
 
     def to_frames(self) -> List[bytes]:
-        header: Dict[str, Any] = {"t": self.kind, "event": self.event}
-        if self.latest:
-            header["latest"] = True
+        # The header is dumps({"t": "push", "event": ..., ["latest": true]}), spelt out: a
+        # push is the executor's most frequent message.
         frames = encode_frames(self.data)
-        frames[0] = dumps(header) + b"\n" + frames[0]
+        frames[0] = b"".join((_PUSH_HEAD, dumps(self.event),
+                              _LATEST_TAIL if self.latest else _TAIL, frames[0]))
         return frames
+
+
+_PUSH_HEAD, _LATEST_TAIL, _TAIL = b'{"t":"push","event":', b',"latest":true}\n', b'}\n'
 
 
 @dataclass(frozen=True)
