@@ -20,6 +20,8 @@ import logging
 import struct
 from typing import Any, Callable, Optional
 
+from gateway import websocket_batch
+
 log = logging.getLogger(__name__)
 
 SPLIT_BYTES = 16 * 1024
@@ -37,17 +39,27 @@ def frame_header(opcode: int, length: int) -> bytes:
 
 def _make_send(original: Callable[..., None]) -> Callable[..., None]:
     def send(self: Any, message: Any, **kw: Any) -> None:
-        if kw or self.client or len(message) < SPLIT_BYTES \
-                or self._get_permessage_deflate_enc() is not None:
+        if kw or self.client or self._get_permessage_deflate_enc() is not None \
+                or not isinstance(message, (str, bytes, memoryview)):
+            websocket_batch.flush(self)
             if isinstance(message, memoryview):      # eventlet frames bytes, not views
                 message = bytes(message)
             return original(self, message, **kw)
         if isinstance(message, str):
             payload, opcode = message.encode("utf-8"), OPCODE_TEXT
-        elif isinstance(message, (bytes, memoryview)):
-            payload, opcode = message, OPCODE_BINARY
         else:
-            return original(self, message, **kw)
+            payload, opcode = message, OPCODE_BINARY
+        if len(payload) < SPLIT_BYTES:
+            header = frame_header(opcode, len(payload))
+            if not websocket_batch.gather(self, header, payload):
+                websocket_batch.flush(self)
+                self._sendlock.acquire()
+                try:
+                    self.socket.sendall(header + payload)
+                finally:
+                    self._sendlock.release()
+            return
+        websocket_batch.flush(self)
         self._sendlock.acquire()
         try:
             self.socket.sendall(frame_header(opcode, len(payload)))

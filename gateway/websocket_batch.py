@@ -1,0 +1,104 @@
+"""Writing the websocket frames of one Engine.IO batch with one system call.
+
+python-engineio's websocket writer takes every packet waiting in a client's queue (one
+blocking ``get``, then non-blocking ones, writer_queue) and sends them one by one: one
+``send`` system call per message. For a burst of small events that call is a quarter of the
+gateway's CPU per event. So the frames of small messages that an Engine.IO writer sends are
+gathered (``gather``, from websocket_send's ``send``) and written together when the writer
+comes back to its queue (``flush_current``, from WriterQueue's blocking ``get``), before a
+large message, or once BATCH_BYTES are gathered. Only a greenlet that is such a writer
+gathers: any other ``send`` (the upgrade probe, a client socket) is written at once. The
+frames are the same bytes in the same order; an ack or a PING in the batch leaves with it,
+as soon as the writer has framed the batch. A write that fails is raised by the writer's
+next ``send``, where python-engineio handles it, as if that send had failed.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, List
+import weakref
+
+import greenlet
+
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = 64 * 1024
+
+# Writer greenlet -> the websockets it has gathered frames for (at most one, in practice).
+_writers: "weakref.WeakKeyDictionary[Any, List[Any]]" = weakref.WeakKeyDictionary()
+# Websocket -> its gathered frames; and the error of a failed flush, raised by its next send.
+_gathered: "weakref.WeakKeyDictionary[Any, bytearray]" = weakref.WeakKeyDictionary()
+_failed: "weakref.WeakKeyDictionary[Any, Exception]" = weakref.WeakKeyDictionary()
+
+
+def writer_is_known() -> bool:
+    """Whether python-engineio's websocket writer is a function named ``writer`` inside
+    ``Socket._websocket_handler`` that takes its packets with ``Socket.poll`` (both library
+    generations; how writer_queue recognises it), and websocket_send's ``send`` is in
+    place; if not, nothing is gathered (logged)."""
+    from engineio import socket as eio_socket
+    from gateway import websocket_send
+    handler = getattr(eio_socket.Socket, "_websocket_handler", None)
+    nested = getattr(getattr(handler, "__code__", None), "co_consts", ())
+    writer = [code for code in nested if getattr(code, "co_name", "") == "writer"]
+    if not writer or "poll" not in writer[0].co_names:
+        log.warning("python-engineio's websocket writer is not the one known here; its "
+                    "frames are written one by one")
+        return False
+    return websocket_send.installed()
+
+
+def flush_current() -> None:
+    """The current greenlet is an Engine.IO writer coming back for more: write what it
+    gathered (a failure is raised by its next send). From its first call on, it gathers."""
+    current = greenlet.getcurrent()
+    sockets = _writers.get(current)
+    if sockets is None:
+        _writers[current] = []
+        return
+    for ws in sockets:
+        try:
+            flush(ws)
+        except Exception as e:     # the connection broke: the writer's next send says so
+            _failed[ws] = e
+    del sockets[:]
+
+
+def gather(ws: Any, header: bytes, payload: bytes) -> bool:
+    """Add a frame to ``ws``'s batch if the current greenlet is a writer; False otherwise
+    (then the caller writes it, after ``flush``)."""
+    sockets = _writers.get(greenlet.getcurrent())
+    if sockets is None:
+        return False
+    _raise_failure(ws)
+    batch = _gathered.get(ws)
+    if batch is None:
+        batch = _gathered[ws] = bytearray()
+    if ws not in sockets:
+        sockets.append(ws)
+    batch += header
+    batch += payload
+    if len(batch) >= BATCH_BYTES:
+        flush(ws)
+    return True
+
+
+def flush(ws: Any) -> None:
+    """Write what is gathered for ``ws`` now (before a message that is not gathered);
+    raises the error of this write or of an earlier one that failed."""
+    _raise_failure(ws)
+    batch = _gathered.get(ws)
+    if not batch:
+        return
+    _gathered[ws] = bytearray()
+    ws._sendlock.acquire()
+    try:
+        ws.socket.sendall(batch)
+    finally:
+        ws._sendlock.release()
+
+
+def _raise_failure(ws: Any) -> None:
+    error = _failed.pop(ws, None)
+    if error is not None:
+        raise error
