@@ -15,8 +15,7 @@ next ``send``, where python-engineio handles it, as if that send had failed.
 from __future__ import annotations
 
 import logging
-from typing import Any, List
-import weakref
+from typing import Any
 
 import greenlet
 
@@ -24,11 +23,10 @@ log = logging.getLogger(__name__)
 
 BATCH_BYTES = 64 * 1024
 
-# Writer greenlet -> the websockets it has gathered frames for (at most one, in practice).
-_writers: "weakref.WeakKeyDictionary[Any, List[Any]]" = weakref.WeakKeyDictionary()
-# Websocket -> its gathered frames; and the error of a failed flush, raised by its next send.
-_gathered: "weakref.WeakKeyDictionary[Any, bytearray]" = weakref.WeakKeyDictionary()
-_failed: "weakref.WeakKeyDictionary[Any, Exception]" = weakref.WeakKeyDictionary()
+# State lives in attributes (a weak dictionary's lookups cost more than a frame's write):
+# on a writer greenlet, the websockets it has gathered frames for (at most one, in practice);
+# on a websocket, its gathered frames and the error of a failed flush (raised by its next send).
+WRITES_TO, GATHERED, FAILED = "_robotctl_writes_to", "_robotctl_gathered", "_robotctl_failed"
 
 
 def writer_is_known() -> bool:
@@ -52,28 +50,29 @@ def flush_current() -> None:
     """The current greenlet is an Engine.IO writer coming back for more: write what it
     gathered (a failure is raised by its next send). From its first call on, it gathers."""
     current = greenlet.getcurrent()
-    sockets = _writers.get(current)
+    sockets = getattr(current, WRITES_TO, None)
     if sockets is None:
-        _writers[current] = []
+        setattr(current, WRITES_TO, [])
         return
     for ws in sockets:
         try:
             flush(ws)
         except Exception as e:     # the connection broke: the writer's next send says so
-            _failed[ws] = e
+            setattr(ws, FAILED, e)
     del sockets[:]
 
 
 def gather(ws: Any, header: bytes, payload: bytes) -> bool:
     """Add a frame to ``ws``'s batch if the current greenlet is a writer; False otherwise
     (then the caller writes it, after ``flush``)."""
-    sockets = _writers.get(greenlet.getcurrent())
+    sockets = getattr(greenlet.getcurrent(), WRITES_TO, None)
     if sockets is None:
         return False
-    _raise_failure(ws)
-    batch = _gathered.get(ws)
+    batch = getattr(ws, GATHERED, None)
     if batch is None:
-        batch = _gathered[ws] = bytearray()
+        _raise_failure(ws)
+        batch = bytearray()
+        setattr(ws, GATHERED, batch)
     if ws not in sockets:
         sockets.append(ws)
     batch += header
@@ -86,11 +85,11 @@ def gather(ws: Any, header: bytes, payload: bytes) -> bool:
 def flush(ws: Any) -> None:
     """Write what is gathered for ``ws`` now (before a message that is not gathered);
     raises the error of this write or of an earlier one that failed."""
-    _raise_failure(ws)
-    batch = _gathered.get(ws)
-    if not batch:
+    batch = getattr(ws, GATHERED, None)
+    if batch is None:
+        _raise_failure(ws)
         return
-    _gathered[ws] = bytearray()
+    setattr(ws, GATHERED, None)
     ws._sendlock.acquire()
     try:
         ws.socket.sendall(batch)
@@ -99,6 +98,7 @@ def flush(ws: Any) -> None:
 
 
 def _raise_failure(ws: Any) -> None:
-    error = _failed.pop(ws, None)
+    error = getattr(ws, FAILED, None)
     if error is not None:
+        setattr(ws, FAILED, None)
         raise error
