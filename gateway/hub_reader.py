@@ -17,7 +17,7 @@ never starts pyzmq's garbage-collection thread; only zero-copy sends do.
 from __future__ import annotations
 
 import logging
-from typing import Callable, List
+from typing import Any, Callable, List
 
 import eventlet.hubs
 import zmq
@@ -72,7 +72,7 @@ class HubReader:
     def _receive_message(self) -> List[bytes]:
         """One message: small frames as bytes, large ones after the first as memoryviews."""
         sock = self._sock
-        frames = [sock.recv(zmq.NOBLOCK)]
+        frames: List[Any] = [sock.recv(zmq.NOBLOCK)]    # (memoryviews stand in for bytes)
         while sock.getsockopt(zmq.RCVMORE):
             frame = sock.recv(zmq.NOBLOCK, copy=False)
             frames.append(frame.buffer if len(frame) >= ZERO_COPY_BYTES else frame.bytes)

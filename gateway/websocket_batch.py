@@ -15,7 +15,7 @@ next ``send``, where python-engineio handles it, as if that send had failed.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Union
 
 import greenlet
 
@@ -62,7 +62,7 @@ def flush_current() -> None:
     del sockets[:]
 
 
-def gather(ws: Any, header: bytes, payload: bytes) -> bool:
+def gather(ws: Any, header: bytes, payload: Union[bytes, memoryview]) -> bool:
     """Add a frame to ``ws``'s batch if the current greenlet is a writer; False otherwise
     (then the caller writes it, after ``flush``)."""
     sockets = getattr(greenlet.getcurrent(), WRITES_TO, None)

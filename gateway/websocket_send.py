@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from gateway import websocket_batch
 
@@ -45,10 +45,9 @@ def _make_send(original: Callable[..., None]) -> Callable[..., None]:
             if isinstance(message, memoryview):      # eventlet frames bytes, not views
                 message = bytes(message)
             return original(self, message, **kw)
-        if isinstance(message, str):
-            payload, opcode = message.encode("utf-8"), OPCODE_TEXT
-        else:
-            payload, opcode = message, OPCODE_BINARY
+        payload: Union[bytes, memoryview] = message.encode("utf-8") \
+            if isinstance(message, str) else message
+        opcode = OPCODE_TEXT if isinstance(message, str) else OPCODE_BINARY
         if len(payload) < SPLIT_BYTES:
             header = frame_header(opcode, len(payload))
             if not websocket_batch.gather(self, header, payload):
