@@ -32,10 +32,8 @@ WRITES_TO, GATHERED, FAILED = "_robotctl_writes_to", "_robotctl_gathered", "_rob
 def writer_is_known() -> bool:
     """Whether python-engineio's websocket writer is a function named ``writer`` inside
     ``Socket._websocket_handler`` that takes its packets with ``Socket.poll`` (both library
-    generations; how writer_queue recognises it), and websocket_send's ``send`` is in
-    place; if not, nothing is gathered (logged)."""
+    generations; how writer_queue recognises it); if not, nothing is gathered (logged)."""
     from engineio import socket as eio_socket
-    from gateway import websocket_send
     handler = getattr(eio_socket.Socket, "_websocket_handler", None)
     nested = getattr(getattr(handler, "__code__", None), "co_consts", ())
     writer = [code for code in nested if getattr(code, "co_name", "") == "writer"]
@@ -43,7 +41,7 @@ def writer_is_known() -> bool:
         log.warning("python-engineio's websocket writer is not the one known here; its "
                     "frames are written one by one")
         return False
-    return websocket_send.installed()
+    return True
 
 
 def flush_current() -> None:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from eventlet import queue
 
-from gateway import websocket_batch
+from gateway import websocket_batch, websocket_send
 
 
 def packet_size(pkt: Any) -> int:
@@ -71,7 +71,8 @@ class WriterQueue(queue.Queue):  # type: ignore[misc]
 def install(eio_server: Any) -> None:
     """Make ``eio_server`` (an engineio.Server in eventlet mode) give each client a
     WriterQueue. Must run before the first client connects. Its websocket writers batch
-    their writes if python-engineio's writer is the one this module knows."""
+    their writes (websocket_batch) if python-engineio's writer is the one this module knows
+    and websocket_send's ``send`` is in place."""
     global _batching
     eio_server.create_queue = WriterQueue
-    _batching = websocket_batch.writer_is_known()
+    _batching = websocket_send.installed() and websocket_batch.writer_is_known()

@@ -50,7 +50,6 @@ def writer_server():
 
 
 def test_this_engineio_writer_is_recognised():
-    websocket_send.install()
     assert websocket_batch.writer_is_known()
 
 
