@@ -16,6 +16,8 @@ its PINGs and acks would wait behind seconds of data. So each client gets a Clie
   rate (send_buffer): a handoff per frame would cost more switches than the frame's write,
   and an ack still waits (~75 ms of data with the kernel's share) about as long as behind
   one frame on a slow link;
+- each event is encoded once, for every client (push_packets: a push's data is the
+  executor's JSON as it came), and the writer hands those Engine.IO packets over as they are;
 - the client's ``subscribe`` rates thin its events (rate_thinner);
 - a client whose connection takes nothing of what waits for it for ``gateway.stall_timeout``
   seconds is disconnected (its TCP connection is cut, so a controller's stop hooks run as for

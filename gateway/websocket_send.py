@@ -9,10 +9,12 @@ rest each time the (deliberately small, see client_sockets) kernel buffer is ful
 ``install()`` replaces ``send`` with one that, for a server's unmasked, uncompressed message
 of at least SPLIT_BYTES, writes the frame header and then the message itself through a
 memoryview (no join, no copies of the rest), under the websocket's send lock like the
-original. Everything else (small messages, control frames, permessage-deflate, a client's
-masked frames) goes through eventlet's own ``send``. The replacement is installed only if
-eventlet's ``_pack_message`` produces exactly the header this module writes; otherwise the
-library is left alone and a warning is logged.
+original. A smaller message is framed the same way and, from an Engine.IO writer, gathered
+with the rest of its batch (websocket_batch). A memoryview (an attachment received without a
+copy) is sent as binary. Everything else (permessage-deflate, a client's masked frames)
+goes through eventlet's own ``send``. The replacement is installed only if eventlet's
+``_pack_message`` produces exactly the header this module writes, small and large;
+otherwise the library is left alone and a warning is logged.
 """
 from __future__ import annotations
 
@@ -84,7 +86,8 @@ def _unexpected(cls: Any) -> Optional[str]:
         if not callable(getattr(cls, name, None)):
             return "RFC6455WebSocket.%s is missing" % name
     try:
-        for sample in (b"\x07" * 70000, b"\x09" * SPLIT_BYTES, "\u00e9" * SPLIT_BYTES):
+        for sample in (b"\x07" * 70000, b"\x09" * SPLIT_BYTES, "\u00e9" * SPLIT_BYTES,
+                       b"", b"\x05" * 125, b"\x06" * 126, "2", "4\u00e9" * 300):
             payload = sample.encode("utf-8") if isinstance(sample, str) else sample
             opcode = OPCODE_TEXT if isinstance(sample, str) else OPCODE_BINARY
             packed = cls._pack_message(_Packer(), sample, masked=False)
