@@ -9,8 +9,10 @@ is most of the gateway's work per small push.
 So ``encode`` builds the Engine.IO packets of an event once: for a push, its JSON as the
 executor wrote it (``2["name",DATA]``, or ``5N-["name",DATA]`` with N attachments, whose
 placeholders are Socket.IO's own); for the gateway's own events, python-socketio's packet
-class, as ``emit`` does. ``send`` puts the same packets on each client's Engine.IO socket
-(``Socket.send``, which is what ``emit`` ends in). On both library generations
+class, as ``emit`` does. ``send`` puts the same text packet on each client's Engine.IO
+socket (``Socket.send``, which is what ``emit`` ends in), and a packet of its own around the
+same attachment bytes: python-engineio caches a packet's encoding, which for binary differs
+between a websocket (raw) and long-polling (base64). On both library generations
 (python-socketio 5.7.2 / engineio 4.3.4 and current) this relies on ``eio.sockets``,
 ``manager.eio_sid_from_sid`` and the packet format; ``PacketEncoder`` checks them at start-up
 against the library's own encoding and otherwise falls back to the stock ``emit`` (logged).
@@ -34,13 +36,14 @@ log = logging.getLogger(__name__)
 
 
 class Encoded:
-    """One event, ready for any client: its Engine.IO packets (None when the stock ``emit``
-    is used) and its data, for that ``emit``."""
+    """One event, ready for any client: its Engine.IO text packet and its attachments
+    (``packets``; None when the stock ``emit`` is used) and its data, for that ``emit``."""
     __slots__ = ("packets", "data", "size")
 
     def __init__(self, packets: Optional[List[Any]], data: Any):
         self.packets, self.data = packets, data
-        self.size = sum(len(p.data) for p in packets) if packets else _size_of(data)
+        self.size = len(packets[0].data) + sum(len(a) for a in packets[1:]) \
+            if packets else _size_of(data)
 
     def value(self) -> Any:
         """The event's data as a Python value (MessageError if an IPC value is malformed)."""
@@ -113,7 +116,7 @@ class PacketEncoder:
             log.error("dropped event %r: its data cannot be sent (%s: %s)",
                       event, type(e).__name__, e)
             return None
-        return Encoded([_message(piece) for piece in pieces], data)
+        return Encoded([_message(pieces[0])] + pieces[1:], data)
 
     def socket_of(self, sid: str) -> Any:
         """The client's Engine.IO socket, or None (then ``send`` emits)."""
@@ -128,8 +131,9 @@ class PacketEncoder:
         """Send to one client: its Engine.IO socket (from socket_of) or, without, ``emit``."""
         if socket is not None and encoded.packets is not None:
             try:
-                for pkt in encoded.packets:
-                    socket.send(pkt)
+                socket.send(encoded.packets[0])
+                for attachment in encoded.packets[1:]:
+                    socket.send(_message(attachment))
             except SocketIsClosedError:
                 pass           # the client has gone: the relay forgets it at its disconnect
             return

@@ -3,9 +3,11 @@ every client (gateway/push_packets); each client must still decode exactly what 
 pushed, binary or not, with the python-socketio client."""
 from __future__ import annotations
 
+import socketio
+
 from tests.appliance import wait_for
 from tests.fixtures.projects.binarybot.main import pattern
-from tests.integration.conftest import call, ok, upload
+from tests.integration.conftest import call, ok, record, upload
 
 FRAME = 100 * 1000
 EVENTS = ("frame", "plain", "nothing")
@@ -44,3 +46,20 @@ def test_a_plain_push_and_one_without_data_arrive_identical_at_each_client(conne
         assert sorted(client.received["plain"], key=lambda event: event["seq"]) == expected
         # push_message("nothing") is an event without arguments, as emit("nothing") sends it
         assert client.received["nothing"] == [()]
+
+
+def test_frames_taken_from_zeromq_without_a_copy_reach_a_long_polling_client(appliance, connect):
+    """Attachments of 64 KiB and more stay views of ZeroMQ's buffer up to the client's
+    socket; long-polling sends them base64'd, which must decode to the same bytes."""
+    controller = connect(events=("raw",))
+    polling = socketio.Client(reconnection=False)
+    received = record(polling, "raw")
+    polling.connect(appliance.url, transports=["polling"], auth={"role": "observer"})
+    try:
+        ok(upload(controller, "binarybot"))
+        assert ok(call(controller, "camera", "push_bytes", [FRAME, 3])) == 3
+        for frames in (controller.received["raw"], received):
+            wait_for(lambda: len(frames) == 3, 30, "3 raw frames at each client")
+            assert sorted(frames) == sorted(pattern(FRAME, seq) for seq in range(3))
+    finally:
+        polling.disconnect()

@@ -3,6 +3,7 @@ decoder, to what ``emit`` would have sent; the library is checked at start-up, a
 library that encodes otherwise falls back to ``emit``."""
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -55,8 +56,9 @@ def test_a_push_decodes_as_emit_would_have_sent_it(sio, value):
     push = messages.decode(messages.Push("ev", value).to_frames(), parse_push_data=False)
     encoded = push_packets.PacketEncoder(sio).encode("ev", push.data)
     assert encoded is not None and encoded.packets is not None
-    pieces = [pkt.data for pkt in encoded.packets]
-    assert all(pkt.packet_type == eio_packet.MESSAGE for pkt in encoded.packets)
+    text = encoded.packets[0]
+    assert text.packet_type == eio_packet.MESSAGE and not text.binary
+    pieces = [text.data] + encoded.packets[1:]
     assert received(sio, pieces) == emitted("ev", value)
     binary = isinstance(value, (bytes, dict, list)) and pieces[1:]
     assert pieces[0].startswith("%d" % (sio_packet.BINARY_EVENT if binary else sio_packet.EVENT))
@@ -66,7 +68,8 @@ def test_a_push_decodes_as_emit_would_have_sent_it(sio, value):
 @pytest.mark.parametrize("value", VALUES[:-1], ids=repr)     # (its own hold no memoryview)
 def test_the_gateways_own_events_are_encoded_as_emit_does(sio, value):
     encoded = push_packets.PacketEncoder(sio).encode("robotctl:x", value)
-    assert received(sio, [pkt.data for pkt in encoded.packets]) == emitted("robotctl:x", value)
+    pieces = [encoded.packets[0].data] + encoded.packets[1:]
+    assert received(sio, pieces) == emitted("robotctl:x", value)
 
 
 def test_an_attachment_received_without_a_copy_stays_a_binary_view(sio):
@@ -74,16 +77,19 @@ def test_an_attachment_received_without_a_copy_stays_a_binary_view(sio):
     view = memoryview(b"\x01" * 70000)
     data = messages.EncodedValue(b'{"_placeholder":true,"num":0}', [view])
     encoded = push_packets.PacketEncoder(sio).encode("frame", data)
-    attachment = encoded.packets[1]
+    assert encoded.packets[1] is view
+    attachment = push_packets._message(view)     # each client's packet around the view
     assert attachment.binary and attachment.data is view
     assert attachment.encode() is view     # what the websocket writer hands to send
+    polled = push_packets._message(view)           # a long-polling client's: base64
+    assert base64.b64decode(polled.encode(b64=True)[1:]) == bytes(view)
 
 
 def test_without_the_split_send_a_view_is_copied_to_bytes(sio, monkeypatch):
     monkeypatch.setattr(websocket_send, "installed", lambda: False)
     data = messages.EncodedValue(b'{"_placeholder":true,"num":0}', [memoryview(b"\x01\x02")])
     attachment = push_packets.PacketEncoder(sio).encode("frame", data).packets[1]
-    assert attachment.binary and type(attachment.data) is bytes and attachment.data == b"\x01\x02"
+    assert type(attachment) is bytes and attachment == b"\x01\x02"
 
 
 @pytest.mark.parametrize("data", [{1, 2}, object()], ids=repr)
