@@ -246,15 +246,27 @@ class ExecutorLink:
         self._unreported += size
         if self._unreported >= self._report_at:
             self._report_consumed()
-        message = _decode(frames, "callback")
+        message = _decode(frames, "callback", parse_push_data=False)
         if isinstance(message, messages.Push):
-            self.on_push.fire(message.event, message.data, message.latest, size)
+            self._push(message, size)
         elif isinstance(message, messages.Reply):
             self._reply(message)
         elif isinstance(message, messages.ProjectState):
             if self.project is not None:
                 self.project = dict(message.project)
                 self.on_executor_change.fire()
+
+    def _push(self, push: messages.Push, size: int) -> None:
+        """A project's push goes on with its data as the executor encoded it (an
+        EncodedValue, see gateway/push_packets); the executor's own events are read here."""
+        data = push.data
+        if push.event.startswith(protocol.SYSTEM_PREFIX):
+            try:
+                data = data.value()
+            except messages.MessageError as e:
+                log.error("ignored a malformed push of %r: %s", push.event, e)
+                return
+        self.on_push.fire(push.event, data, push.latest, size)
 
     def _report_consumed(self) -> None:
         """Tell the executor what was read since the last report (runs in the hub: never
@@ -303,10 +315,11 @@ class ExecutorLink:
                 self._answer(request_id, protocol.error(message, code=error_codes.EXECUTOR_DIED))
 
 
-def _decode(frames: List[bytes], channel: str) -> Optional[messages.Message]:
+def _decode(frames: List[bytes], channel: str,
+            parse_push_data: bool = True) -> Optional[messages.Message]:
     """The message, or None (logged) if the frames are malformed."""
     try:
-        return messages.decode(frames)
+        return messages.decode(frames, parse_push_data)
     except messages.MessageError as e:
         log.error("ignored a malformed message on the %s socket: %s", channel, e)
         return None

@@ -9,11 +9,15 @@ schedules the next drain itself, after the other greenlets (the websocket writer
 their turn. The byte bound matters for large pushes: a batch of 100 camera frames is 10 MB,
 copied and queued (or dropped from a full budget) for several milliseconds during which no
 websocket writer runs and no ack goes out; RELAY_BATCH_BYTES bounds that.
+Frames after the first of at least ZERO_COPY_BYTES (a camera frame's attachment) are
+received without a copy, as memoryviews of ZeroMQ's own buffer (kept alive by the view):
+the relay hands that view to every client's websocket (gateway/push_packets). Receiving
+never starts pyzmq's garbage-collection thread; only zero-copy sends do.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable, List
+from typing import Any, Callable, List
 
 import eventlet.hubs
 import zmq
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 
 RELAY_BATCH = 100
 RELAY_BATCH_BYTES = 256 * 1024
+ZERO_COPY_BYTES = 64 * 1024
 
 
 class HubReader:
@@ -54,7 +59,7 @@ class HubReader:
             if taken >= RELAY_BATCH_BYTES:
                 break
             try:
-                frames = self._sock.recv_multipart(zmq.NOBLOCK)
+                frames = self._receive_message()
             except zmq.Again:
                 return False
             taken += messages.frames_size(frames)
@@ -63,6 +68,15 @@ class HubReader:
             except Exception:    # runs in the hub: an error must not stop the reading
                 log.exception("error handling a message")
         return True
+
+    def _receive_message(self) -> List[bytes]:
+        """One message: small frames as bytes, large ones after the first as memoryviews."""
+        sock = self._sock
+        frames: List[Any] = [sock.recv(zmq.NOBLOCK)]    # (memoryviews stand in for bytes)
+        while sock.getsockopt(zmq.RCVMORE):
+            frame = sock.recv(zmq.NOBLOCK, copy=False)
+            frames.append(frame.buffer if len(frame) >= ZERO_COPY_BYTES else frame.bytes)
+        return frames
 
     def _schedule(self) -> None:
         if not self._scheduled:

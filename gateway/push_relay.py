@@ -16,6 +16,8 @@ its PINGs and acks would wait behind seconds of data. So each client gets a Clie
   rate (send_buffer): a handoff per frame would cost more switches than the frame's write,
   and an ack still waits (~75 ms of data with the kernel's share) about as long as behind
   one frame on a slow link;
+- each event is encoded once, for every client (push_packets: a push's data is the
+  executor's JSON as it came), and the writer hands those Engine.IO packets over as they are;
 - the client's ``subscribe`` rates thin its events (rate_thinner);
 - a client whose connection takes nothing of what waits for it for ``gateway.stall_timeout``
   seconds is disconnected (its TCP connection is cut, so a controller's stop hooks run as for
@@ -23,7 +25,6 @@ its PINGs and acks would wait behind seconds of data. So each client gets a Clie
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -34,6 +35,7 @@ import socketio
 
 from gateway import client_sockets, writer_queue
 from gateway.client_backlog import Backlog
+from gateway.push_packets import Encoded, PacketEncoder
 from gateway.rate_thinner import RateThinner
 from gateway.send_buffer import SendBufferSizer
 from shared import protocol
@@ -47,15 +49,12 @@ HANDOFF_BYTES = 64 * 1024
 DROP_REPORT_INTERVAL = 1.0
 
 
-def _size_of(data: Any) -> int:
-    """Bytes of an event the gateway emits itself (pushes carry their IPC size)."""
-    return len(json.dumps(data, default=str))
-
-
 class ClientQueue:
-    def __init__(self, sio: socketio.Server, sid: str, address: str, connection: Any,
-                 budget: int, stall_timeout: float, on_stalled: Callable[[str], None]):
+    def __init__(self, sio: socketio.Server, encoder: PacketEncoder, sid: str, address: str,
+                 connection: Any, budget: int, stall_timeout: float,
+                 on_stalled: Callable[[str], None]):
         self._sio, self.sid, self.address = sio, sid, address
+        self._encoder, self._socket = encoder, encoder.socket_of(sid)
         self._connection = connection        # the TCP socket, when known
         self._send_buffer = SendBufferSizer(connection)
         self._budget, self._stall_timeout, self._on_stalled = budget, stall_timeout, on_stalled
@@ -74,10 +73,16 @@ class ClientQueue:
     # -- what comes in ----------------------------------------------------------------------
 
     def put(self, event: str, data: Any, size: int = 0, latest: bool = False) -> None:
-        """Queue an event for this client. Never emits here: the writer greenlet does."""
+        """Queue an event for this client: its data, or that already encoded
+        (PacketEncoder.encode: the same for every client). Never sends here: the writer
+        greenlet does."""
         if self._closed:
             return
-        size = size or _size_of(data)
+        if not isinstance(data, Encoded):
+            data = self._encoder.encode(event, data)
+            if data is None:
+                return
+        size = size or data.size
         if not self.thinner.offer(event, data, size):
             self._check_budget()     # held back for its turn; it counts against the budget
             return
@@ -124,7 +129,7 @@ class ClientQueue:
         self._watch_stall()
 
     def _emit(self, entry: Any) -> None:
-        self._sio.emit(entry.event, entry.data, to=self.sid)
+        self._encoder.send(self.sid, self._socket, entry.event, entry.data)
 
     def _report_drops(self) -> None:
         now = time.monotonic()
@@ -135,7 +140,9 @@ class ClientQueue:
         assert report is not None       # something was dropped (checked above)
         self._reported_at = now
         log.warning("client %s is too slow: dropped %d events", self.address, report["count"])
-        self._sio.emit(protocol.PUSH_DROPPED, report, to=self.sid)
+        encoded = self._encoder.encode(protocol.PUSH_DROPPED, report)
+        if encoded is not None:
+            self._encoder.send(self.sid, self._socket, protocol.PUSH_DROPPED, encoded)
 
     def _engineio_idle(self, progressed: bool) -> None:
         """Engine.IO's writer has written what it took (called in its greenlet)."""
@@ -227,10 +234,11 @@ class PushRelay:
         self._budget, self._stall_timeout = budget, stall_timeout
         self._clients: Dict[str, ClientQueue] = {}
         writer_queue.install(sio.eio)
+        self._encoder = PacketEncoder(sio)
 
     def add(self, sid: str, address: str = "?", connection: Any = None) -> ClientQueue:
         queue = self._clients[sid] = ClientQueue(
-            self._sio, sid, address, connection, self._budget, self._stall_timeout,
+            self._sio, self._encoder, sid, address, connection, self._budget, self._stall_timeout,
             self._disconnect_stalled)
         return queue
 
@@ -264,9 +272,15 @@ class PushRelay:
     def broadcast(self, event: str, data: Any, latest: bool = False, size: int = 0) -> None:
         """To every client; with none connected the event is dropped (documented).
 
-        ``latest`` and ``size`` (bytes) come from the executor's Push message."""
+        ``latest`` and ``size`` (bytes) come from the executor's Push message; ``data`` may
+        be its EncodedValue. Encoded once, here, for every client."""
+        if not self._clients:
+            return
+        encoded = self._encoder.encode(event, data)
+        if encoded is None:
+            return
         for queue in self._clients.values():
-            queue.put(event, data, size, latest)
+            queue.put(event, encoded, size, latest)
 
     def _disconnect_stalled(self, sid: str) -> None:
         queue = self._clients.get(sid)

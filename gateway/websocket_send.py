@@ -9,16 +9,20 @@ rest each time the (deliberately small, see client_sockets) kernel buffer is ful
 ``install()`` replaces ``send`` with one that, for a server's unmasked, uncompressed message
 of at least SPLIT_BYTES, writes the frame header and then the message itself through a
 memoryview (no join, no copies of the rest), under the websocket's send lock like the
-original. Everything else (small messages, control frames, permessage-deflate, a client's
-masked frames) goes through eventlet's own ``send``. The replacement is installed only if
-eventlet's ``_pack_message`` produces exactly the header this module writes; otherwise the
-library is left alone and a warning is logged.
+original. A smaller message is framed the same way and, from an Engine.IO writer, gathered
+with the rest of its batch (websocket_batch). A memoryview (an attachment received without a
+copy) is sent as binary. Everything else (permessage-deflate, a client's masked frames)
+goes through eventlet's own ``send``. The replacement is installed only if eventlet's
+``_pack_message`` produces exactly the header this module writes, small and large;
+otherwise the library is left alone and a warning is logged.
 """
 from __future__ import annotations
 
 import logging
 import struct
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
+
+from gateway import websocket_batch
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +41,30 @@ def frame_header(opcode: int, length: int) -> bytes:
 
 def _make_send(original: Callable[..., None]) -> Callable[..., None]:
     def send(self: Any, message: Any, **kw: Any) -> None:
-        if kw or self.client or len(message) < SPLIT_BYTES \
-                or self._get_permessage_deflate_enc() is not None:
+        if kw or self.client or self._get_permessage_deflate_enc() is not None \
+                or not isinstance(message, (str, bytes, memoryview)):
+            websocket_batch.flush(self)
+            if isinstance(message, memoryview):      # eventlet frames bytes, not views
+                message = bytes(message)
             return original(self, message, **kw)
-        if isinstance(message, str):
-            payload, opcode = message.encode("utf-8"), OPCODE_TEXT
-        elif isinstance(message, bytes):
-            payload, opcode = message, OPCODE_BINARY
-        else:
-            return original(self, message, **kw)
+        payload: Union[bytes, memoryview] = message.encode("utf-8") \
+            if isinstance(message, str) else message
+        opcode = OPCODE_TEXT if isinstance(message, str) else OPCODE_BINARY
+        if len(payload) < SPLIT_BYTES:
+            header = frame_header(opcode, len(payload))
+            if not websocket_batch.gather(self, header, payload):
+                websocket_batch.flush(self)
+                self._sendlock.acquire()
+                try:
+                    self.socket.sendall(header + payload)
+                finally:
+                    self._sendlock.release()
+            return
+        websocket_batch.flush(self)
         self._sendlock.acquire()
         try:
             self.socket.sendall(frame_header(opcode, len(payload)))
-            self.socket.sendall(memoryview(payload))
+            self.socket.sendall(payload if isinstance(payload, memoryview) else memoryview(payload))
         finally:
             self._sendlock.release()
     send.robotctl_split_send = True  # type: ignore[attr-defined]
@@ -71,7 +86,8 @@ def _unexpected(cls: Any) -> Optional[str]:
         if not callable(getattr(cls, name, None)):
             return "RFC6455WebSocket.%s is missing" % name
     try:
-        for sample in (b"\x07" * 70000, b"\x09" * SPLIT_BYTES, "\u00e9" * SPLIT_BYTES):
+        for sample in (b"\x07" * 70000, b"\x09" * SPLIT_BYTES, "\u00e9" * SPLIT_BYTES,
+                       b"", b"\x05" * 125, b"\x06" * 126, "2", "4\u00e9" * 300):
             payload = sample.encode("utf-8") if isinstance(sample, str) else sample
             opcode = OPCODE_TEXT if isinstance(sample, str) else OPCODE_BINARY
             packed = cls._pack_message(_Packer(), sample, masked=False)
@@ -80,6 +96,16 @@ def _unexpected(cls: Any) -> Optional[str]:
     except Exception as e:    # any surprise in another version: leave it alone
         return "_pack_message failed on a sample (%s)" % e
     return None
+
+
+def installed() -> bool:
+    """Whether eventlet's websocket sends with this module's ``send`` (memoryviews too)."""
+    try:
+        from eventlet import websocket
+    except ImportError:
+        return False
+    cls = getattr(websocket, "RFC6455WebSocket", None)
+    return bool(getattr(getattr(cls, "send", None), "robotctl_split_send", False))
 
 
 def install() -> bool:

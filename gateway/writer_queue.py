@@ -14,15 +14,21 @@ python-engineio (bookworm's 4.3.4 and current) create the queue through the serv
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 from eventlet import queue
+
+from gateway import websocket_batch, websocket_send
 
 
 def packet_size(pkt: Any) -> int:
     """Bytes of an Engine.IO packet's payload (a text or binary message; 0 for others)."""
     data = getattr(pkt, "data", None)
-    return len(data) if isinstance(data, (str, bytes, bytearray)) else 0
+    return len(data) if isinstance(data, (str, bytes, bytearray, memoryview)) else 0
+
+
+_batching = False
 
 
 def _nothing(progressed: bool) -> None:
@@ -48,6 +54,11 @@ class WriterQueue(queue.Queue):  # type: ignore[misc]
 
     def get(self, block: bool = True, timeout: Any = None) -> Any:
         if block:
+            # The websocket writer (``writer`` in Socket._websocket_handler, through
+            # Socket.poll) has framed the batch it took: write it (websocket_batch). Callers
+            # that write no websocket frames (a long-polling request) are left out.
+            if _batching and sys._getframe(2).f_code.co_name == "writer":
+                websocket_batch.flush_current()
             progressed, self.writing_bytes = self.writing_bytes > 0, 0
             self.on_idle(progressed)
         item = super().get(block, timeout)
@@ -59,5 +70,9 @@ class WriterQueue(queue.Queue):  # type: ignore[misc]
 
 def install(eio_server: Any) -> None:
     """Make ``eio_server`` (an engineio.Server in eventlet mode) give each client a
-    WriterQueue. Must run before the first client connects."""
+    WriterQueue. Must run before the first client connects. Its websocket writers batch
+    their writes (websocket_batch) if python-engineio's writer is the one this module knows
+    and websocket_send's ``send`` is in place."""
+    global _batching
     eio_server.create_queue = WriterQueue
+    _batching = websocket_send.installed() and websocket_batch.writer_is_known()

@@ -86,7 +86,8 @@ def encode_frames(header: Dict[str, Any]) -> List[bytes]:
 
 def _parse_header(frames: List[bytes]) -> Any:
     """The JSON of frame 0 with every placeholder replaced by its attachment frame."""
-    attachments = frames[1:]
+    # (attachments received without a copy are memoryviews: values are always bytes)
+    attachments = [a if isinstance(a, bytes) else bytes(a) for a in frames[1:]]
     if not attachments:
         return _decode(frames[0].decode("utf-8"))
     used: List[int] = []
@@ -178,12 +179,33 @@ class Reply:
         return {"status": self.status, "message": self.message, "data": self.data}
 
 
+class EncodedValue:
+    """A value as it travels: its JSON (binary values replaced by placeholders) and the
+    attachments, not parsed. The gateway forwards a push's data like this: the JSON becomes
+    the client's Socket.IO packet as it is (gateway/push_packets), without a decode and a
+    re-encode per push."""
+    __slots__ = ("json", "attachments")
+
+    def __init__(self, json_text: bytes, attachments: List[bytes]):
+        self.json, self.attachments = json_text, attachments
+
+    def value(self) -> Any:
+        """The value itself (attachments as ``bytes``); MessageError if malformed."""
+        try:
+            return _parse_header([self.json] + self.attachments)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise MessageError("data is not JSON: %s" % e) from None
+
+
 @dataclass(frozen=True)
 class Push:
     """An event for the connected client(s), from the project's push_message or the executor.
 
     ``latest``: only the newest value of this event matters (a camera frame, a pose); a
     client that cannot keep up gets the newest one, never a backlog.
+    Frames: the header (without the data), a newline and the data's JSON in the first, then
+    the data's attachments: so the gateway reads the event's name and ``latest`` without
+    parsing the data. (Compact JSON has no raw newline: the first one ends the header.)
     """
     event: str
     data: Any = None
@@ -191,10 +213,15 @@ class Push:
     kind = "push"
 
     def to_frames(self) -> List[bytes]:
-        header = {"t": self.kind, "event": self.event, "data": self.data}
-        if self.latest:
-            header["latest"] = True
-        return encode_frames(header)
+        # The header is dumps({"t": "push", "event": ..., ["latest": true]}), spelt out: a
+        # push is the executor's most frequent message.
+        frames = encode_frames(self.data)
+        frames[0] = b"".join((_PUSH_HEAD, dumps(self.event),
+                              _LATEST_TAIL if self.latest else _TAIL, frames[0]))
+        return frames
+
+
+_PUSH_HEAD, _LATEST_TAIL, _TAIL = b'{"t":"push","event":', b',"latest":true}\n', b'}\n'
 
 
 @dataclass(frozen=True)
@@ -233,6 +260,13 @@ def frames_size(frames: List[bytes]) -> int:
     return sum(len(frame) for frame in frames)
 
 
+def _is_push(first: bytes) -> bool:
+    """Whether frame 0 starts with a Push's header, as Push.to_frames writes it: its
+    attachments belong to its data, not to the header (any other spelling is not a valid
+    Push)."""
+    return first.startswith(b'{"t":"push",')
+
+
 def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
     value = header.get(name)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
@@ -240,12 +274,36 @@ def _field(header: Dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def decode(frames: List[bytes]) -> Message:
-    """Frames -> message; raise MessageError for anything malformed."""
+def _push(header: Dict[str, Any], data_json: bytes, frames: List[bytes],
+          parse_data: bool) -> Push:
+    data = EncodedValue(data_json, frames[1:])
+    if parse_data:
+        value = data.value()
+    elif data.attachments and data.json.count(PLACEHOLDER_JSON) != len(data.attachments):
+        raise MessageError("the data's placeholders do not match its %d attachments"
+                           % len(data.attachments))
+    return Push(_field(header, "event", str), value if parse_data else data,
+                header.get("latest") is True)
+
+
+# How encode_frames writes a placeholder: in JSON text it cannot be part of a string.
+PLACEHOLDER_JSON = b'{"_placeholder":true,"num":'
+
+
+def decode(frames: List[bytes], parse_push_data: bool = True) -> Message:
+    """Frames -> message; raise MessageError for anything malformed. With
+    ``parse_push_data`` False a Push's data is left an EncodedValue (the gateway's relay)."""
     if not frames:
         raise MessageError("empty message")
+    data_json = b""
     try:
-        header = _parse_header(frames)
+        if _is_push(frames[0]):
+            head, newline, data_json = frames[0].partition(b"\n")
+            if not newline:
+                raise MessageError("a push has no data")
+            header = _decode(head.decode("utf-8"))
+        else:
+            header = _parse_header(frames)
     except (UnicodeDecodeError, ValueError) as e:
         raise MessageError("header is not JSON: %s" % e) from None
     if not isinstance(header, dict):
@@ -255,8 +313,7 @@ def decode(frames: List[bytes]) -> Message:
         return Reply(_field(header, "id", str), _field(header, "status", str),
                      _field(header, "message", str), header.get("data"))
     if kind == Push.kind:
-        return Push(_field(header, "event", str), header.get("data"),
-                    header.get("latest") is True)
+        return _push(header, data_json, frames, parse_push_data)
     if kind == Request.kind:
         instance = header.get("instance", "")
         if not isinstance(instance, str):

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Tuple
 
 from tests.appliance import Appliance
 from tests.bench import clients
-from tests.bench.common import MiB, Child, Row, median
+from tests.bench.common import MiB, Child, Row, cpu_seconds, median
 
 FRAME = 100 * 1000
 COUNT = 1000
@@ -66,9 +66,12 @@ class CountingProxy:
         self._listener.close()
 
 
-def _receive(url: str, event: str, data: Any, proxy: Any = None) -> Dict[str, float]:
-    """Ask for COUNT frames; time them from the first to the last and count what arrived."""
+def _receive(url: str, event: str, data: Any, proxy: Any = None,
+             server: int = 0) -> Dict[str, float]:
+    """Ask for COUNT frames; time them from the first to the last and count what arrived;
+    ``cpu_us``: the ``server`` process's utime+stime per frame received."""
     wire_before: List[int] = []
+    cpu = cpu_seconds(server) if server else 0.0
     stream = clients.receive_stream(
         url, "frame", event, data, COUNT, 60,
         keep=lambda value: len(value) if isinstance(value, bytes) else -1,
@@ -78,7 +81,9 @@ def _receive(url: str, event: str, data: Any, proxy: Any = None) -> Dict[str, fl
         raise RuntimeError("frames arrived damaged or not as bytes: %r" % sizes[:5])
     # From the first frame to the last: the stream's rate, not the call's latency.
     elapsed = stream.arrivals[-1] - stream.arrivals[0]
+    cpu_us = (cpu_seconds(server) - cpu) / len(sizes) * 1e6 if server else 0.0
     return {"mib_per_s": (len(sizes) - 1) * FRAME / MiB / elapsed, "received": len(sizes),
+            "cpu_us": cpu_us,
             "wire_per_frame": (proxy.to_client - wire_before[0]) / len(sizes) if proxy else 0}
 
 
@@ -113,9 +118,10 @@ def run(ctx: Any) -> List[Row]:
         with Child("frames") as server:
             plain = ("frames", {"count": COUNT, "size": FRAME})
             for _ in range(max(ctx.rounds, ROUNDS)):
-                bare.append(_receive(server.url, *plain))
+                bare.append(_receive(server.url, *plain, server=server.pids()[0]))
                 ours.append(_receive(ctx.url, *ask))
-                burst.append(_receive(burst_appliance.url, *ask))
+                burst.append(_receive(burst_appliance.url, *ask,
+                                      server=burst_appliance.gateway_pid()))
             bare_proxy = CountingProxy(_port(server.url))
             bare_wire = _receive(bare_proxy.url, *plain, proxy=bare_proxy)["wire_per_frame"]
             bare_proxy.close()
@@ -133,8 +139,10 @@ def run(ctx: Any) -> List[Row]:
         Row(measure % (COUNT, FRAME // 1000, "client_buffer_bytes and event_buffer_bytes %d MiB "
                        "(hold the burst)"
                        % (BURST_BUDGET // MiB)),
-            "%.1f MiB/s; %d frames lost in %d rounds" % (burst_rate, burst_lost, len(burst)),
-            "%.1f MiB/s (bare server's binary emit, unbounded queue)" % bare_rate,
+            "%.1f MiB/s; %d frames lost in %d rounds; gateway CPU %.0f µs per frame"
+            % (burst_rate, burst_lost, len(burst), median([r["cpu_us"] for r in burst])),
+            "%.1f MiB/s (bare server's binary emit, unbounded queue); its CPU %.0f µs per frame"
+            % (bare_rate, median([r["cpu_us"] for r in bare])),
             "%.2f× the bare emit" % (burst_rate / bare_rate), "≥ 0.9×",
             burst_rate >= 0.9 * bare_rate, {"robotctl": burst, "bare": bare}),
         Row(measure % (COUNT, FRAME // 1000, "default client_buffer_bytes (4 MiB) and "

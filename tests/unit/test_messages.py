@@ -42,10 +42,39 @@ def test_request_frames_are_pinned_and_the_blob_travels_as_is():
 
 
 def test_push_frames_are_pinned():
-    assert Push("tick", {"i": 1}).to_frames() == [b'{"t":"push","event":"tick","data":{"i":1}}']
-    assert Push("ready").to_frames() == [b'{"t":"push","event":"ready","data":null}']
+    assert Push("tick", {"i": 1}).to_frames() == [b'{"t":"push","event":"tick"}\n{"i":1}']
+    assert Push("ready").to_frames() == [b'{"t":"push","event":"ready"}\nnull']
     assert Push("pose", 1, latest=True).to_frames() == [
-        b'{"t":"push","event":"pose","data":1,"latest":true}']
+        b'{"t":"push","event":"pose","latest":true}\n1']
+    assert Push("log", "a\nb").to_frames() == [b'{"t":"push","event":"log"}\n"a\\nb"']
+
+
+def test_a_push_can_be_read_without_parsing_its_data():
+    frames = Push("camera", {"seq": 3, "jpeg": b"\xff\xd8"}, latest=True).to_frames()
+    push = decode(frames, parse_push_data=False)
+    assert (push.event, push.latest) == ("camera", True)
+    assert push.data.json == b'{"seq":3,"jpeg":{"_placeholder":true,"num":0}}'
+    assert push.data.attachments == [b"\xff\xd8"]
+    assert push.data.value() == {"seq": 3, "jpeg": b"\xff\xd8"}
+
+
+@pytest.mark.parametrize("frames", [
+    [b'{"t":"push","event":"x"}'],                                   # no data
+    [b'{"t":"push","event":"x"}\n{"a":1}', b"extra"],               # an attachment unnamed
+    [b'{"t":"push","event":"x"}\n[{"_placeholder":true,"num":0},'
+     b'{"_placeholder":true,"num":1}]', b"one"],                      # one missing
+], ids=["no data", "unnamed", "missing"])
+def test_a_push_whose_attachments_do_not_match_is_refused_unparsed(frames):
+    with pytest.raises(MessageError):
+        decode(frames, parse_push_data=False)
+    with pytest.raises(MessageError):
+        decode(frames)
+
+
+def test_unparsed_data_that_is_not_json_fails_when_read():
+    push = decode([b'{"t":"push","event":"x"}\n{nope'], parse_push_data=False)
+    with pytest.raises(MessageError, match="not JSON"):
+        push.data.value()
 
 
 # -- binary attachments: raw frames after the header, placeholders where they were ----------
@@ -55,15 +84,15 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
 
 def test_binary_push_data_is_an_attachment_frame():
     assert Push("camera", PNG, latest=True).to_frames() == [
-        b'{"t":"push","event":"camera","data":{"_placeholder":true,"num":0},"latest":true}', PNG]
+        b'{"t":"push","event":"camera","latest":true}\n{"_placeholder":true,"num":0}', PNG]
 
 
 def test_binary_values_anywhere_become_frames_in_json_order():
     data = {"seq": 7, "jpeg": bytearray(b"\xff\xd8"), "tiles": [b"a", memoryview(b"bc")]}
     assert Push("frames", data).to_frames() == [
-        b'{"t":"push","event":"frames","data":{"seq":7,'
+        b'{"t":"push","event":"frames"}\n{"seq":7,'
         b'"jpeg":{"_placeholder":true,"num":0},"tiles":[{"_placeholder":true,"num":1},'
-        b'{"_placeholder":true,"num":2}]}}', b"\xff\xd8", b"a", b"bc"]
+        b'{"_placeholder":true,"num":2}]}', b"\xff\xd8", b"a", b"bc"]
     assert decode(Push("frames", data).to_frames()) == Push(
         "frames", {"seq": 7, "jpeg": b"\xff\xd8", "tiles": [b"a", b"bc"]})
 
@@ -102,7 +131,7 @@ def test_hello_frames_are_pinned():
 
 def test_text_is_utf8_not_escaped():
     frames = Push("état", {"text": "ça marche ✓"}).to_frames()
-    assert frames == ['{"t":"push","event":"état","data":{"text":"ça marche ✓"}}'.encode("utf-8")]
+    assert frames == ['{"t":"push","event":"état"}\n{"text":"ça marche ✓"}'.encode("utf-8")]
 
 
 @pytest.mark.parametrize("message", [

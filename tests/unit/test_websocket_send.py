@@ -35,10 +35,13 @@ def payload_for(size: int, seed: int) -> bytes:
 @pytest.fixture
 def server():
     """(host, port) of a server that, for each text request "<kind> <size>", sends a message
-    of that size: "b" binary bytes, "t" text with a two-byte UTF-8 character in it."""
+    of that size: "b" binary bytes, "m" the same as a memoryview, "t" text with a two-byte
+    UTF-8 character in it."""
     def answer(request):
         kind, size = request.split()
         data = payload_for(int(size), 1)
+        if kind == "m":
+            return memoryview(data)     # an attachment received without a copy (hub_reader)
         return data if kind == "b" else ("\u00e9" + data.hex())[:int(size)]
     yield from serve(answer, client_sockets.tune_listener)
 
@@ -70,7 +73,7 @@ def test_install_is_idempotent():
     assert websocket.RFC6455WebSocket.send is patched
 
 
-@pytest.mark.parametrize("kind", ["b", "t"])
+@pytest.mark.parametrize("kind", ["b", "t", "m"])
 def test_every_size_arrives_as_one_intact_frame(server, kind):
     websocket_send.install()
     sock = handshake(server)
@@ -80,7 +83,7 @@ def test_every_size_arrives_as_one_intact_frame(server, kind):
             for size in SIZES:
                 send_masked(sock, 1, ("%s %d" % (kind, size)).encode())
                 opcode, data = read_frame(sock)
-                if kind == "b":
+                if kind in "bm":
                     assert (opcode, data) == (2, payload_for(size, 1)), size
                 else:
                     text = ("\u00e9" + payload_for(size, 1).hex())[:size]

@@ -1,0 +1,102 @@
+"""Writing the websocket frames of one Engine.IO batch with one system call.
+
+python-engineio's websocket writer takes every packet waiting in a client's queue (one
+blocking ``get``, then non-blocking ones, writer_queue) and sends them one by one: one
+``send`` system call per message. For a burst of small events that call is a quarter of the
+gateway's CPU per event. So the frames of small messages that an Engine.IO writer sends are
+gathered (``gather``, from websocket_send's ``send``) and written together when the writer
+comes back to its queue (``flush_current``, from WriterQueue's blocking ``get``), before a
+large message, or once BATCH_BYTES are gathered. Only a greenlet that is such a writer
+gathers: any other ``send`` (the upgrade probe, a client socket) is written at once. The
+frames are the same bytes in the same order; an ack or a PING in the batch leaves with it,
+as soon as the writer has framed the batch. A write that fails is raised by the writer's
+next ``send``, where python-engineio handles it, as if that send had failed.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Union
+
+import greenlet
+
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = 64 * 1024
+
+# State lives in attributes (a weak dictionary's lookups cost more than a frame's write):
+# on a writer greenlet, the websockets it has gathered frames for (at most one, in practice);
+# on a websocket, its gathered frames and the error of a failed flush (raised by its next send).
+WRITES_TO, GATHERED, FAILED = "_robotctl_writes_to", "_robotctl_gathered", "_robotctl_failed"
+
+
+def writer_is_known() -> bool:
+    """Whether python-engineio's websocket writer is a function named ``writer`` inside
+    ``Socket._websocket_handler`` that takes its packets with ``Socket.poll`` (both library
+    generations; how writer_queue recognises it); if not, nothing is gathered (logged)."""
+    from engineio import socket as eio_socket
+    handler = getattr(eio_socket.Socket, "_websocket_handler", None)
+    nested = getattr(getattr(handler, "__code__", None), "co_consts", ())
+    writer = [code for code in nested if getattr(code, "co_name", "") == "writer"]
+    if not writer or "poll" not in writer[0].co_names:
+        log.warning("python-engineio's websocket writer is not the one known here; its "
+                    "frames are written one by one")
+        return False
+    return True
+
+
+def flush_current() -> None:
+    """The current greenlet is an Engine.IO writer coming back for more: write what it
+    gathered (a failure is raised by its next send). From its first call on, it gathers."""
+    current = greenlet.getcurrent()
+    sockets = getattr(current, WRITES_TO, None)
+    if sockets is None:
+        setattr(current, WRITES_TO, [])
+        return
+    for ws in sockets:
+        try:
+            flush(ws)
+        except Exception as e:     # the connection broke: the writer's next send says so
+            setattr(ws, FAILED, e)
+    del sockets[:]
+
+
+def gather(ws: Any, header: bytes, payload: Union[bytes, memoryview]) -> bool:
+    """Add a frame to ``ws``'s batch if the current greenlet is a writer; False otherwise
+    (then the caller writes it, after ``flush``)."""
+    sockets = getattr(greenlet.getcurrent(), WRITES_TO, None)
+    if sockets is None:
+        return False
+    batch = getattr(ws, GATHERED, None)
+    if batch is None:
+        _raise_failure(ws)
+        batch = bytearray()
+        setattr(ws, GATHERED, batch)
+    if ws not in sockets:
+        sockets.append(ws)
+    batch += header
+    batch += payload
+    if len(batch) >= BATCH_BYTES:
+        flush(ws)
+    return True
+
+
+def flush(ws: Any) -> None:
+    """Write what is gathered for ``ws`` now (before a message that is not gathered);
+    raises the error of this write or of an earlier one that failed."""
+    batch = getattr(ws, GATHERED, None)
+    if batch is None:
+        _raise_failure(ws)
+        return
+    setattr(ws, GATHERED, None)
+    ws._sendlock.acquire()
+    try:
+        ws.socket.sendall(batch)
+    finally:
+        ws._sendlock.release()
+
+
+def _raise_failure(ws: Any) -> None:
+    error = getattr(ws, FAILED, None)
+    if error is not None:
+        setattr(ws, FAILED, None)
+        raise error
