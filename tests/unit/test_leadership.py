@@ -2,12 +2,13 @@
 the real timer: exactly one thread runs the loop at a time, whenever the timer fires."""
 from __future__ import annotations
 
+import functools
 import random
 import signal
 import threading
 import time
 from collections import Counter
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -57,7 +58,7 @@ class Terms:
         return self.taken == sorted(self.taken)
 
 
-def serve_jobs(leadership: Leadership, jobs: List, run) -> Terms:
+def serve_jobs(leadership: Leadership, jobs: List, run: Callable[[int], None]) -> Terms:
     """Serve ``jobs`` (a shared queue, as the command socket is) with the leadership's loop,
     running each inline with ``run(index)``; returns when all were taken."""
     terms = Terms()
@@ -69,7 +70,7 @@ def serve_jobs(leadership: Leadership, jobs: List, run) -> Terms:
             index = terms.take(term, pending)
             if index is None:
                 return True
-            leadership.run_inline(lambda index=index: run(index))
+            leadership.run_inline(functools.partial(run, index))
             if not leadership.leading():
                 return False     # another thread took the loop over: touch nothing more
 
