@@ -103,6 +103,8 @@ class Leadership:
             self._inline_since = None
             self._leader = None      # the old leader sees it has lost the lead
             self.takeovers += 1
+        log.debug("a call has held the loop's thread for %.1f ms; another thread runs the loop",
+                  (time.monotonic() - since) * 1000)
         self._pool.submit(self._lead)
         return True
 
