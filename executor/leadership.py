@@ -87,9 +87,11 @@ class Leadership:
         except BaseException:  # as a worker does: a job that leaks an exception is a bug
             log.exception("unhandled error in a call run by the loop's thread")
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
             with self._lock:
+                # A thread that lost the lead leaves the timer alone: it is the new
+                # leader's now, armed for the call that the new leader runs.
                 if self._leader == threading.get_ident():
+                    signal.setitimer(signal.ITIMER_REAL, 0)
                     self._inline_since = None
 
     def timer_fired(self) -> bool:
