@@ -1,11 +1,12 @@
-"""The lifecycle of one request: run on a worker, reply once, or time out.
+"""The lifecycle of one request: run, reply once, or time out.
 
-Each request runs on its own worker thread (see worker_pool). The reply is sent exactly once:
-by the worker when the work ends, or by the main loop when ``max_execution_time`` passes
-first. Python cannot kill a thread, so a timed-out call keeps running and its late result is
-logged and dropped; the executor keeps serving meanwhile. Such a call still counts as in
-flight (``status`` shows ``calls_in_flight``), and so does a running stop hook: past
-``max_calls_in_flight`` a new call is refused at once, so threads stay bounded.
+Each request runs on the loop's own thread (see leadership) or on a worker thread (see
+worker_pool). The reply is sent exactly once: by the thread that ran the work when it ends,
+or by the main loop when ``max_execution_time`` passes first. Python cannot kill a thread,
+so a timed-out call keeps running and its late result is logged and dropped; the executor
+keeps serving meanwhile. Such a call still counts as in flight (``status`` shows
+``calls_in_flight``), and so does a running stop hook: past ``max_calls_in_flight`` a new
+call is refused at once, so threads stay bounded.
 """
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from typing import Any, Callable, Dict, Optional
 
 from executor.event_channel import EventChannel
 from executor.python_runtime import describe_exception
-from executor.worker_pool import WorkerPool
+from executor.worker_pool import Job, WorkerPool
 from shared import error_codes, protocol
 
 log = logging.getLogger(__name__)
+
+# Starts a job: WorkerPool.submit (a worker) or Leadership.run_inline (the loop's thread).
+Runner = Callable[[Job], None]
 
 
 @dataclass
@@ -81,8 +85,10 @@ class CallTracker:
             return sum(len(calls) for calls in self._timed.values())
 
     def run(self, request_id: str, label: str, work: Callable[[], Result],
-            timeout: Optional[float] = None, bounded: bool = False) -> None:
-        """Run ``work`` on a worker and reply to ``request_id`` with its Result (main thread).
+            timeout: Optional[float] = None, bounded: bool = False,
+            runner: Optional[Runner] = None) -> None:
+        """Run ``work`` on a worker (or with ``runner``) and reply to ``request_id`` with its
+        Result (the loop's thread).
 
         A ``bounded`` call (a user's) is refused at once when max_calls_in_flight run."""
         if bounded and self._in_flight >= self._max_in_flight:
@@ -98,12 +104,16 @@ class CallTracker:
                 self._timed.setdefault(timeout, {})[call] = None
         # What ``work`` raises is the user's code failing in a user call, else a bug.
         raised = error_codes.USER_EXCEPTION if bounded else error_codes.INTERNAL_ERROR
-        self.submit(lambda: self._finish(call, self._outcome(work, raised)), counted=bounded)
+        self.submit(lambda: self._finish(call, self._outcome(work, raised)), counted=bounded,
+                    runner=runner)
 
-    def submit(self, job: Callable[[], None], counted: bool = True) -> None:
-        """Run ``job`` on a worker, counted in ``in_flight`` while it runs (stop hooks)."""
+    def submit(self, job: Callable[[], None], counted: bool = True,
+               runner: Optional[Runner] = None) -> None:
+        """Run ``job`` on a worker (or with ``runner``), counted in ``in_flight`` while it runs
+        (stop hooks)."""
+        start = runner or self._pool.submit
         if not counted:
-            self._pool.submit(job)
+            start(job)
             return
         self._count(1)
 
@@ -112,7 +122,7 @@ class CallTracker:
                 job()
             finally:
                 self._count(-1)
-        self._pool.submit(tracked)
+        start(tracked)
 
     def _count(self, change: int) -> None:
         with self._count_lock:

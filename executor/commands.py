@@ -1,9 +1,11 @@
 """The executor's command handlers, registered in one table.
 
-Adding a command is one handler and one entry in COMMANDS. A handler runs on a worker thread,
-takes a ``CommandContext`` (executor.command_context: all a handler may use) and the request,
-and returns a ``calls.Result``; an exception it raises becomes an error reply with the
-exception's type, text and the user's line.
+Adding a command is one handler and one entry in COMMANDS. A handler runs on the loop's
+thread (executor.leadership; a slow one loses the loop to another thread) or, if the command
+is slow by design, on a worker thread. It takes a ``CommandContext``
+(executor.command_context: all a handler may use) and the request, and returns a
+``calls.Result``; an exception it raises becomes an error reply with the exception's type,
+text and the user's line.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ class Command:
     # A call a user makes: subject to max_execution_time, and its reply carries pending
     # notices (a rollback).
     user_call: bool = False
+    # Slow by design: handed to a worker at once rather than run by the loop's thread, which
+    # would hold the loop for leadership.HANDOFF_AFTER and then cost a takeover.
+    on_worker: bool = False
 
 
 def start(ctx: CommandContext, request: messages.Request) -> Result:
@@ -176,11 +181,11 @@ def reseed_default(ctx: CommandContext, request: messages.Request) -> Result:
 COMMANDS: Dict[str, Command] = {
     "start": Command(start, user_call=True),
     "process": Command(process, user_call=True),
-    "update": Command(update),
-    "client_left": Command(client_left),
+    "update": Command(update, on_worker=True),            # extracts, may install for minutes
+    "client_left": Command(client_left, on_worker=True),  # waits for the stop hooks
     "status": Command(status),
     "describe": Command(describe, user_call=True),
-    "reseed_default": Command(reseed_default),
+    "reseed_default": Command(reseed_default, on_worker=True),  # hashes the default project
 }
 
 

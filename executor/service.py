@@ -1,6 +1,8 @@
 """The executor process: one main loop over the command socket, the gateway monitor, signals
-and the watchdog. User code never runs on this thread: commands run on workers (see calls),
-so a hung import or a slow call can neither delay READY nor starve the watchdog.
+and the watchdog, run by one thread at a time (executor.leadership). That thread runs a call
+itself and another thread takes the loop over when the call is slow, so a hung import or a
+slow call can neither delay READY nor starve the watchdog; the main thread never runs user
+code. Commands that are slow by design run on workers (see commands).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from executor import commands, output_capture, stop_hooks
 from executor.calls import CallTracker
 from executor.command_context import CommandContext
 from executor.event_channel import EventChannel
+from executor.leadership import Leadership, block_timer_signal
 from executor.lifecycle import Lifecycle, Startup
 from executor.project_store import ProjectStore
 from executor.project_types import open_project
@@ -37,6 +40,7 @@ BUNDLED_DEFAULT = Path(__file__).resolve().parent / "default_project"
 
 class ExecutorService:
     def __init__(self, config: Config):
+        block_timer_signal()     # before any thread starts (see executor.leadership)
         self.config = config
         self.instance = os.urandom(6).hex()   # not secrets: it loads OpenSSL (see shared/digest.py)
         self.started = time.time()
@@ -45,6 +49,8 @@ class ExecutorService:
         run_dir = Path(exit_record.run_dir_of(config))
         self.lifecycle = Lifecycle(self.store, RestartHistory(run_dir), config.executor)
         self.pool = WorkerPool()
+        self.leadership = Leadership(self.pool)
+        self._exit_code = 0
         self.notice = ""        # told in the reply of the next call (e.g. a rollback)
         self._exit_reason: Optional[str] = None
         self._context = zmq.Context()
@@ -84,6 +90,9 @@ class ExecutorService:
         signal.set_wakeup_fd(self._wake_write)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: None)   # the wakeup fd tells the main loop
+        # The leadership timer's signal is blocked everywhere; should a thread started by C
+        # code unblock it and receive it, it must not end the process (the default action).
+        signal.signal(signal.SIGALRM, lambda *_: None)
 
     def _open(self, role: str, **options: Any) -> zmq.Socket[bytes]:
         sock = sockets.open_socket(self._context, role, self.config.ipc, **options)
@@ -104,22 +113,29 @@ class ExecutorService:
         log.info("executor %s ready (pid %d), project %s (%s), started because: %s",
                  self.instance, os.getpid(), self.info.name, self.info.origin,
                  self.startup.last_restart["reason"])
-        poller = zmq.Poller()
-        poller.register(self.command, zmq.POLLIN)
-        poller.register(self.monitor, zmq.POLLIN)
-        poller.register(self._wake_read, zmq.POLLIN)
+        self._poller = zmq.Poller()
+        self._poller.register(self.command, zmq.POLLIN)
+        self._poller.register(self.monitor, zmq.POLLIN)
+        self._poller.register(self._wake_read, zmq.POLLIN)
+        self.leadership.serve(self._lead)
+        return self._exit_code
+
+    def _lead(self) -> bool:
+        """The main loop, run while this thread leads; True once the executor has shut down,
+        False when a slow call kept this thread and another one leads now."""
         while self._exit_reason is None:
             timeout = earliest(self.calls.expire(), self.notifier.seconds_to_next_ping(),
-                           self.lifecycle.check_good())
-            ready = dict(poller.poll(None if timeout is None else int(timeout * 1000)))
+                               self.lifecycle.check_good())
+            ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000)))
             self.notifier.watchdog()
-            if self.command in ready:
-                self._drain_commands()
+            if self.command in ready and not self._drain_commands():
+                return False
             if self.monitor in ready:
                 self._peer_event(sockets.read_peer_event(self.monitor))
             if self._wake_read in ready:
                 self._wakeup(os.read(self._wake_read, 64))
-        return self._shutdown()
+        self._exit_code = self._shutdown()
+        return True
 
     def _after_start(self) -> None:
         rolled_back = self.startup.rolled_back
@@ -138,18 +154,31 @@ class ExecutorService:
         except Exception as e:
             log.error("could not resume the project: %s", e)
 
-    def _drain_commands(self) -> None:
+    def _drain_commands(self) -> bool:
+        """Run the commands that arrived: all but the last on workers, the last on this
+        thread, so none waits behind another; False if this thread lost the lead meanwhile."""
+        request = self._receive()
+        while request is not None:
+            following = self._receive()
+            self._dispatch(request, inline=following is None)
+            if not self.leadership.leading():
+                return False
+            request = following
+        return True
+
+    def _receive(self) -> Any:
+        """The next command waiting on the command socket, decoded, or None."""
         while True:
             try:
                 frames = self.command.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
-                return
+                return None
             try:
-                self._dispatch(messages.decode(frames))
+                return messages.decode(frames)
             except messages.MessageError as e:
                 log.error("ignored a malformed command: %s", e)
 
-    def _dispatch(self, request: Any) -> None:
+    def _dispatch(self, request: Any, inline: bool = False) -> None:
         if isinstance(request, messages.Consumed):
             self.channel.consumed(request.nbytes)
             return
@@ -173,7 +202,9 @@ class ExecutorService:
         work = lambda: command.handler(context, request)  # noqa: E731
         if command.user_call:
             work = lambda: self._noted(command.handler(context, request))  # noqa: E731
-        self.calls.run(request.id, label, work, timeout or None, bounded=command.user_call)
+        runner = self.leadership.run_inline if inline and not command.on_worker else None
+        self.calls.run(request.id, label, work, timeout or None, bounded=command.user_call,
+                       runner=runner)
 
     def _noted(self, result: Any) -> Any:
         """Add a pending notice (a rollback) to the message of the next reply."""

@@ -26,7 +26,8 @@ def appliance(tmp_path, request) -> Iterator[Appliance]:
         (tmp_path / "token").write_text(token + "\n")
         overrides["gateway"] = dict(overrides.get("gateway", {}),
                                     auth_token_file=str(tmp_path / "token"))
-    app = Appliance(tmp_path, **overrides).start()
+    supervisor = request.node.get_closest_marker("supervisor")
+    app = Appliance(tmp_path, supervisor.args if supervisor else (), **overrides).start()
     yield app
     app.stop()
     # A gateway callback that failed or broke its contract (gateway.callbacks) fails the test.
