@@ -11,9 +11,10 @@ that would take the bytes sent and not yet read by the gateway past
 and pushes the socket cannot take at once (its high-water mark, a count: the backstop for
 floods of tiny messages). The count reaches the clients as ``robotctl:push_dropped {count,
 by_event}`` when a gateway is back, when it reports having read more (Consumed), or before
-the next push that goes out. A reply (sent by a worker thread, never a user's) to a connected gateway that
-is behind waits for room, up to REPLY_PATIENCE, holding the lock at most LOCK_SLICE_MS at a
-time so pushes keep their few milliseconds; replies to a gateway that is gone are dropped.
+the next push that goes out. A reply (sent by the executor's thread that ran the call, never
+a user's thread) to a connected gateway that is behind waits for room, up to REPLY_PATIENCE,
+holding the lock at most LOCK_SLICE_MS at a time so pushes keep their few milliseconds;
+replies to a gateway that is gone are dropped.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ class Encoded:
 def _size_of(data: Any) -> int:
     """About the bytes of an event's data, when it is not encoded here."""
     if isinstance(data, messages.EncodedValue):
-        return len(data.json) + sum(len(a) for a in data.attachments)
+        return messages.frames_size([data.json] + data.attachments)
     return len(json.dumps(data, default=lambda value: "x" * len(value)
                           if isinstance(value, messages.BINARY) else str(value)))
 

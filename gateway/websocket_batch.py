@@ -88,9 +88,14 @@ def flush(ws: Any) -> None:
         _raise_failure(ws)
         return
     setattr(ws, GATHERED, None)
+    write(ws, batch)
+
+
+def write(ws: Any, data: Union[bytes, bytearray]) -> None:
+    """Write ``data`` to ``ws``'s socket now, under its send lock (as eventlet's send does)."""
     ws._sendlock.acquire()
     try:
-        ws.socket.sendall(batch)
+        ws.socket.sendall(data)
     finally:
         ws._sendlock.release()
 

@@ -54,11 +54,7 @@ def _make_send(original: Callable[..., None]) -> Callable[..., None]:
             header = frame_header(opcode, len(payload))
             if not websocket_batch.gather(self, header, payload):
                 websocket_batch.flush(self)
-                self._sendlock.acquire()
-                try:
-                    self.socket.sendall(header + payload)
-                finally:
-                    self._sendlock.release()
+                websocket_batch.write(self, header + payload)
             return
         websocket_batch.flush(self)
         self._sendlock.acquire()
