@@ -7,14 +7,15 @@ And ``sendall`` resends the rest of a partial write as ``data[sent:]``, one more
 rest each time the (deliberately small, see client_sockets) kernel buffer is full.
 
 ``install()`` replaces ``send`` with one that, for a server's unmasked, uncompressed message
-of at least SPLIT_BYTES, writes the frame header and then the message itself through a
-memoryview (no join, no copies of the rest), under the websocket's send lock like the
-original. A smaller message is framed the same way and, from an Engine.IO writer, gathered
-with the rest of its batch (websocket_batch). A memoryview (an attachment received without a
-copy) is sent as binary. Everything else (permessage-deflate, a client's masked frames)
-goes through eventlet's own ``send``. The replacement is installed only if eventlet's
-``_pack_message`` produces exactly the header this module writes, small and large;
-otherwise the library is left alone and a warning is logged.
+of at least SPLIT_BYTES, writes the frames gathered before it, its frame header and the
+message itself in one vectored write (websocket_batch.write: no join, no copies of the
+rest), under the websocket's send lock like the original. A smaller message is framed the
+same way and, from an Engine.IO writer, gathered with the rest of its batch
+(websocket_batch). A memoryview (an attachment received without a copy) is sent as binary.
+Everything else (permessage-deflate, a client's masked frames) goes through eventlet's own
+``send``. The replacement is installed only if eventlet's ``_pack_message`` produces exactly
+the header this module writes, small and large; otherwise the library is left alone and a
+warning is logged.
 """
 from __future__ import annotations
 
@@ -53,16 +54,9 @@ def _make_send(original: Callable[..., None]) -> Callable[..., None]:
         if len(payload) < SPLIT_BYTES:
             header = frame_header(opcode, len(payload))
             if not websocket_batch.gather(self, header, payload):
-                websocket_batch.flush(self)
-                websocket_batch.write(self, header + payload)
+                websocket_batch.flush(self, header + payload)
             return
-        websocket_batch.flush(self)
-        self._sendlock.acquire()
-        try:
-            self.socket.sendall(frame_header(opcode, len(payload)))
-            self.socket.sendall(payload if isinstance(payload, memoryview) else memoryview(payload))
-        finally:
-            self._sendlock.release()
+        websocket_batch.flush(self, frame_header(opcode, len(payload)), payload)
     send.robotctl_split_send = True  # type: ignore[attr-defined]
     return send
 

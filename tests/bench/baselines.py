@@ -67,9 +67,12 @@ def frames() -> None:
     sio, serve = socketio_server()
 
     def send(sid: str, data: Any) -> int:
+        # A camera's frames are new memory every time, and so are these (a copy), unless
+        # "reuse" asks for one object sent again and again (no memory per frame at all).
         frame = os.urandom(data["size"])
+        reuse = data.get("reuse", False)
         for _ in range(data["count"]):
-            sio.emit("frame", frame, to=sid)
+            sio.emit("frame", frame if reuse else bytes(memoryview(frame)), to=sid)
             eventlet.sleep(0)         # let the websocket writer run
         return data["count"]
     sio.on("frames", send)
