@@ -5,6 +5,7 @@ user code beyond what loading the project already ran (no properties, no ``__get
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -58,7 +59,19 @@ def find_callable(module: ModuleType, project_dir: Path, obj: Optional[str],
         return None
     if plain_function(inspect.getattr_static(value, method, None)) is None:
         return None
-    return getattr(value, method) if method in dir(type(value)) else None
+    return getattr(value, method) if _class_defines(type(value), method) else None
+
+
+# The class's own __mro__ and __dict__, read as getattr_static does: a metaclass that
+# overrides them (or __dir__, which ``dir(cls)`` would call) runs no code here.
+_static_mro = type.__dict__["__mro__"].__get__
+_static_dict = type.__dict__["__dict__"].__get__
+
+
+def _class_defines(cls: type, name: str) -> bool:
+    """Whether ``name`` is an attribute of ``cls`` or of a base class (what ``dir(cls)``
+    lists, without building and sorting the whole list on every call)."""
+    return any(name in _static_dict(klass) for klass in _static_mro(cls))
 
 
 def public_methods(value: Any) -> List[Tuple[str, Callable[..., Any], bool]]:
@@ -87,8 +100,17 @@ def inside(filename: str, directory: Path) -> bool:
     """Is ``filename`` within ``directory`` (the user's project)?"""
     if filename.startswith("<"):
         return False    # "<frozen importlib._bootstrap>", "<string>": no file, not relative
+    if os.path.isabs(filename):
+        return _absolute_inside(filename, str(directory))
+    return _absolute_inside(os.path.abspath(filename), str(directory))   # depends on the cwd
+
+
+@functools.lru_cache(maxsize=1024)
+def _absolute_inside(filename: str, directory: str) -> bool:
+    """``inside`` for an absolute path: a pure function of two strings, asked again for
+    every call of a project method (~4 µs each time uncached)."""
     try:
-        return os.path.commonpath([os.path.abspath(filename), str(directory)]) == str(directory)
+        return os.path.commonpath([os.path.normpath(filename), directory]) == directory
     except ValueError:
         return False
 

@@ -27,6 +27,7 @@ from executor.project_store import ProjectStore
 from executor.project_types import open_project
 from executor.python_runtime import LoadError
 from executor.restart_history import RestartHistory
+from executor.socket_wait import SocketWait, readable
 from executor.worker_pool import WorkerPool
 from shared import error_codes, exit_record, messages, protocol, sockets
 from shared.config import Config
@@ -113,10 +114,7 @@ class ExecutorService:
         log.info("executor %s ready (pid %d), project %s (%s), started because: %s",
                  self.instance, os.getpid(), self.info.name, self.info.origin,
                  self.startup.last_restart["reason"])
-        self._poller = zmq.Poller()
-        self._poller.register(self.command, zmq.POLLIN)
-        self._poller.register(self.monitor, zmq.POLLIN)
-        self._poller.register(self._wake_read, zmq.POLLIN)
+        self._wait = SocketWait(self.command, [self.monitor], [self._wake_read])
         self.leadership.serve(self._lead)
         return self._exit_code
 
@@ -126,11 +124,11 @@ class ExecutorService:
         while self._exit_reason is None:
             timeout = earliest(self.calls.expire(), self.notifier.seconds_to_next_ping(),
                                self.lifecycle.check_good())
-            ready = dict(self._poller.poll(None if timeout is None else int(timeout * 1000)))
+            ready = self._wait.wait(timeout)
             self.notifier.watchdog()
             if self.command in ready and not self._drain_commands():
                 return False
-            if self.monitor in ready:
+            while self.monitor in ready and readable(self.monitor):
                 self._peer_event(sockets.read_peer_event(self.monitor))
             if self._wake_read in ready:
                 self._wakeup(os.read(self._wake_read, 64))
@@ -168,15 +166,12 @@ class ExecutorService:
 
     def _receive(self) -> Any:
         """The next command waiting on the command socket, decoded, or None."""
-        while True:
+        while readable(self.command):
             try:
-                frames = self.command.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return None
-            try:
-                return messages.decode(frames)
+                return messages.decode(self.command.recv_multipart(zmq.NOBLOCK))
             except messages.MessageError as e:
                 log.error("ignored a malformed command: %s", e)
+        return None
 
     def _dispatch(self, request: Any, inline: bool = False) -> None:
         if isinstance(request, messages.Consumed):
@@ -257,6 +252,7 @@ class ExecutorService:
         for sock in self._sockets:
             sock.close()
         self.monitor.close(linger=0)
+        self._wait.close()
         self._context.term()
         log.info("executor %s exits (%s)", self.instance, reason)
         return 0
