@@ -17,11 +17,10 @@ next ``send``, where python-engineio handles it, as if that send had failed.
 from __future__ import annotations
 
 import logging
-import ssl
+import sys
 from typing import Any, Sequence, Union
 
 import greenlet
-from eventlet.greenio import GreenSocket
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ def write(ws: Any, pieces: Sequence[Buffer]) -> None:
     ws._sendlock.acquire()
     try:
         sock = ws.socket
-        if not isinstance(sock, GreenSocket) or isinstance(sock.fd, ssl.SSLSocket):
+        if not _plain(sock):
             for piece in pieces:
                 sock.sendall(piece)
             return
@@ -122,6 +121,18 @@ def write(ws: Any, pieces: Sequence[Buffer]) -> None:
                 views[0] = views[0][sent:]
     finally:
         ws._sendlock.release()
+
+
+def _plain(sock: Any) -> bool:
+    """Whether ``sock`` is a green socket over a plain (not TLS) socket. Neither eventlet nor
+    ``ssl`` is imported with this module: the gateway's entry point imports it before
+    lean_imports keeps eventlet's optional imports out (~8 MiB of RSS), and without ``ssl``
+    loaded no TLS socket exists."""
+    from eventlet.greenio import GreenSocket     # loaded long before the first write
+    if not isinstance(sock, GreenSocket):
+        return False
+    ssl = sys.modules.get("ssl")
+    return ssl is None or not isinstance(sock.fd, ssl.SSLSocket)
 
 
 def _raise_failure(ws: Any) -> None:

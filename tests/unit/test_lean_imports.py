@@ -51,6 +51,15 @@ def test_gateway_imports_leave_client_libraries_out():
     assert result["finders"] == 1
 
 
+def test_the_gateways_entry_point_imports_no_eventlet_before_it_installs_the_refusals():
+    """``python3 -m gateway`` imports its module-level imports before ``main`` installs
+    lean_imports: none of them may import eventlet (it would load pyOpenSSL and dnspython)."""
+    result = run("import json, sys; import gateway.__main__; "
+                 "print(json.dumps({'early': sorted(n for n in ('eventlet', 'socketio', 'ssl') "
+                 "if n in sys.modules)}))")
+    assert result["early"] == []
+
+
 SERVE = textwrap.dedent("""
     import json, socket, sys
     from gateway import lean_imports
