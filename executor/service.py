@@ -153,16 +153,16 @@ class ExecutorService:
             log.error("could not resume the project: %s", e)
 
     def _drain_commands(self) -> bool:
-        """Run the commands that arrived: all but the last on workers, the last on this
-        thread, so none waits behind another; False if this thread lost the lead meanwhile."""
-        request = self._receive()
-        while request is not None:
-            following = self._receive()
-            self._dispatch(request, inline=following is None)
+        """Run the commands that arrived, one after another on this thread, each under the
+        leadership timer: one that takes longer hands the loop, and the commands behind it
+        (still in the socket), to another thread. False if this thread lost the lead."""
+        while True:
+            request = self._receive()
+            if request is None:
+                return True
+            self._dispatch(request, inline=True)
             if not self.leadership.leading():
                 return False
-            request = following
-        return True
 
     def _receive(self) -> Any:
         """The next command waiting on the command socket, decoded, or None."""
