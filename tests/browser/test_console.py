@@ -19,6 +19,7 @@ from typing import Iterator
 
 import pytest
 
+from tests import prerequisites
 from tests.appliance import FIXTURES, REPO, Appliance
 
 HERE = Path(__file__).resolve().parent
@@ -29,9 +30,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("browser tests cannot run: %s" % reason, pytrace=False)
-    pytest.skip(reason)
+    prerequisites.missing("browser tests cannot run: %s" % reason)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from typing import Dict, Iterator, List, Tuple
 import pytest
 import socketio
 
+from tests import prerequisites
 from tests import shaped_link as shaping
 from tests.appliance import FIXTURES, Appliance, b64, zip_dir
 from tests.integration.tls_support import tls_appliance, tls_connect  # noqa: F401 (fixtures)
@@ -40,11 +41,7 @@ def shaped_link() -> Iterator[shaping.Link]:
     """(namespace, our address, its address): a veth pair into a fresh namespace, 2 MiB/s
     each way (tests/shaped_link.py)."""
     if not shaping.available():
-        # As the browser and system tiers: under CI=true a missing prerequisite fails.
-        reason = "needs root, ip and tc (apt-get install iproute2; run as root)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        prerequisites.missing("needs root, ip and tc (apt-get install iproute2; run as root)")
     with shaping.shaped_link(os.getpid() % 10000) as link:
         yield link
 
