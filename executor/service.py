@@ -160,7 +160,7 @@ class ExecutorService:
             request = self._receive()
             if request is None:
                 return True
-            self._dispatch(request, inline=True)
+            self._dispatch(request)
             if not self.leadership.leading():
                 return False
 
@@ -173,7 +173,7 @@ class ExecutorService:
                 log.error("ignored a malformed command: %s", e)
         return None
 
-    def _dispatch(self, request: Any, inline: bool = False) -> None:
+    def _dispatch(self, request: Any) -> None:
         if isinstance(request, messages.Consumed):
             self.channel.consumed(request.nbytes)
             return
@@ -197,7 +197,7 @@ class ExecutorService:
         work = lambda: command.handler(context, request)  # noqa: E731
         if command.user_call:
             work = lambda: self._noted(command.handler(context, request))  # noqa: E731
-        runner = self.leadership.run_inline if inline and not command.on_worker else None
+        runner = None if command.on_worker else self.leadership.run_inline
         self.calls.run(request.id, label, work, timeout or None, bounded=command.user_call,
                        runner=runner)
 
