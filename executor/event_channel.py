@@ -184,10 +184,11 @@ class EventChannel:
 
 def _encoded(message: Any, data: Any) -> List[bytes]:
     """The message's frames; RecursionError when ``data`` nests deeper than the protocol's
-    bound (which every JSON codec on the way to the client can carry)."""
-    if nesting.too_deep(data):
-        raise RecursionError(nesting.describe())
+    bound (which every JSON codec on the way to the client can carry). Encoded first: the
+    JSON's brackets bound the depth at once, and only a value with many is walked."""
     frames: List[bytes] = message.to_frames()
+    if not nesting.shallow_json(frames[0]) and nesting.too_deep(data):
+        raise RecursionError(nesting.describe())
     return frames
 
 

@@ -35,7 +35,7 @@ from gateway import packet_json
 from gateway.executor_link import ExecutorLink
 from gateway.handlers import Ack, handled, internal_error, observer_refusal, refused, sendable
 from gateway.sessions import Sessions
-from shared import protocol
+from shared import nesting, protocol
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,10 @@ class FastCalls:
             self._answer(eio_sid, ack_id, ack)
 
         payload = args[1] if len(args) == 2 else None
-        ack = refused(args[1:]) or handled(self._process, (sid, payload, answer))
+        # ["process", payload]: the array is one level more than the payload may have.
+        shallow = nesting.shallow_json(data, nesting.MAX_DEPTH + 1)
+        ack = (None if shallow else refused(args[1:])) or handled(self._process,
+                                                                  (sid, payload, answer))
         if ack is not None:
             answer(ack)
         return True
@@ -141,7 +144,7 @@ class FastCalls:
         if self._sio.manager.sid_from_eio_sid(eio_sid, "/") is None:
             return           # the client has left: nobody to answer
         try:
-            self._send(eio_sid, self._encode(ack_id, sendable(ack)))
+            self._send(eio_sid, self._encode(ack_id, ack))
         except Exception as e:
             fallback = internal_error("the reply to a process call", e)
             try:
@@ -150,15 +153,22 @@ class FastCalls:
                 log.exception("could not send the error reply to a process call either")
 
     def _encode(self, ack_id: int, ack: Ack) -> Encoded:
-        """The ACK packet: plain JSON text, or (bytes in the data, or not JSON) what
-        python-socketio's Packet makes of it: a BINARY_ACK with attachments, or packet_json's
-        error ack."""
+        """The ACK packet of ``sendable(ack)``: plain JSON text, or (bytes in the data, or not
+        JSON) what python-socketio's Packet makes of it: a BINARY_ACK with attachments, or
+        packet_json's error ack."""
         try:
-            return "3%d%s" % (ack_id, _ENCODER.encode([ack]))
+            text = _ENCODER.encode([ack])
         except (TypeError, ValueError, RecursionError):
             encoded: Encoded = self._sio.packet_class(packet.ACK, namespace="/", id=ack_id,
-                                                      data=[ack]).encode()
+                                                      data=[sendable(ack)]).encode()
             return encoded
+        # [ack] is one level more than sendable allows the ack: the brackets of the text
+        # bound its depth at once, and only an ack with many is walked.
+        if not nesting.shallow_json(text, nesting.MAX_DEPTH + 2):
+            checked = sendable(ack)
+            if checked is not ack:
+                text = _ENCODER.encode([checked])
+        return "3%d%s" % (ack_id, text)
 
     def _send(self, eio_sid: str, encoded: Encoded) -> None:
         for part in encoded if isinstance(encoded, list) else (encoded,):

@@ -6,7 +6,7 @@ at the edges, means no encoder or decoder on the way can fail.
 """
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any, List, Tuple, Union
 
 MAX_DEPTH = 64
 _CONTAINERS = (dict, list, tuple)
@@ -26,6 +26,16 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
         children = item.values() if isinstance(item, dict) else item
         stack.extend((child, depth + 1) for child in children if isinstance(child, _CONTAINERS))
     return False
+
+
+def shallow_json(text: Union[str, bytes], limit: int = MAX_DEPTH) -> bool:
+    """True when JSON ``text`` cannot nest containers more than ``limit`` levels: it opens
+    at most ``limit`` brackets in all. Brackets inside strings count too, so False only
+    means "ask ``too_deep``": a bytes count is ~0.5 µs where ``too_deep`` walks the whole
+    value in Python (~10 µs for a robot's state of a few dozen fields)."""
+    if isinstance(text, bytes):
+        return text.count(b"[") + text.count(b"{") <= limit
+    return text.count("[") + text.count("{") <= limit
 
 
 def describe() -> str:
