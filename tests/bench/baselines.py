@@ -7,8 +7,11 @@
     python -m tests.bench.baselines stream HOST  # "process" camera.start: 100 KB frames at 30 fps
                                                  # + robot_state at 100 Hz; ping -> pong
     python -m tests.bench.baselines router ADDRESS   # ZeroMQ ROUTER echo over ipc
+    python -m tests.bench.baselines ipc_hop COUNT SIZE   # COUNT binary frames PUSH -> PULL over
+                                                         # ipc; prints the CPU of both sides
     python -m tests.bench.baselines rep ADDRESS      # spawn -> REP bound -> one reply -> exit
     python -m tests.bench.baselines naive            # the naive design (below)
+    python -m tests.bench.baselines forwarder        # robotctl's two hops from stock parts (below)
 
 Each server prints one JSON line when it is ready. Everything here is stock: no robotctl
 code and none of its fixes, so the figures are the floor of the stack itself.
@@ -127,6 +130,37 @@ def router(address: str) -> None:
         sock.send_multipart(sock.recv_multipart())
 
 
+def ipc_hop(count: str, size: str) -> None:
+    """The IPC hop alone, for binary frames: a PUSH process sends ``count`` frames of ``size``
+    bytes (each a new copy, as a camera's), this process receives them as the gateway does
+    (large frames without a copy); prints the CPU seconds of each side."""
+    import os
+    import resource
+    import zmq
+    address = "ipc://%s/hop.ipc" % tempfile.mkdtemp(prefix="rch-", dir="/tmp")
+    pull = zmq.Context().socket(zmq.PULL)
+    pull.bind(address)
+    sender = subprocess.Popen([sys.executable, "-c", (
+        "import json, os, resource, sys, zmq\n"
+        "context = zmq.Context(); push = context.socket(zmq.PUSH); push.connect(sys.argv[1])\n"
+        "frame = os.urandom(int(sys.argv[3]))\n"
+        "cpu = lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2])\n"
+        "before = cpu()\n"
+        "for _ in range(int(sys.argv[2])): push.send(bytes(memoryview(frame)))\n"
+        "push.close(linger=-1); context.term()\n"
+        "print(cpu() - before)\n"), address, count, size], stdout=subprocess.PIPE)
+    first = pull.recv(copy=False)     # the sender has started: count from here
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    first.buffer.release()
+    for _ in range(int(count) - 1):
+        pull.recv(copy=False).buffer.release()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    sent_cpu = float(sender.communicate()[0])
+    os.unlink(address[len("ipc://"):])
+    print(json.dumps({"receiver": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+                      "sender": sent_cpu}), flush=True)
+
+
 def rep(address: str) -> None:
     import yaml  # noqa: F401  (the executor needs it too: same start-up work)
     import zmq
@@ -160,6 +194,43 @@ def naive() -> None:
     serve(worker_pid=worker.pid)
 
 
+def forwarder() -> None:
+    """robotctl's two hops built from stock parts, with nothing of robotctl's: the floor of
+    its shape. A stock python-socketio handler sends each ``process`` with an id over a plain
+    ZeroMQ DEALER, which eventlet's hub reads when its fd signals (as gateway/hub_reader
+    does), and waits for the reply; a bare ROUTER echo process (``router``) stands in for the
+    executor. Calls may overlap, as robotctl's do."""
+    import itertools
+
+    import eventlet.hubs
+    import zmq
+    from eventlet.event import Event
+    address = "ipc://%s/forwarder.ipc" % tempfile.mkdtemp(prefix="rcf-", dir="/tmp")
+    worker = subprocess.Popen([sys.executable, "-m", "tests.bench.baselines", "router", address],
+                              stdout=subprocess.DEVNULL)
+    dealer = zmq.Context().socket(zmq.DEALER)
+    dealer.connect(address)
+    waiting: Dict[bytes, Any] = {}
+    ids = itertools.count(1)
+
+    def read_replies(_fd: int = 0) -> None:
+        while int(dealer.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            request_id, body = dealer.recv_multipart(zmq.NOBLOCK)
+            waiting.pop(request_id).send(json.loads(body))
+    hub = eventlet.hubs.get_hub()
+    hub.add(hub.READ, dealer.getsockopt(zmq.FD), read_replies, lambda _e: None, lambda: None)
+    sio, serve = socketio_server()
+
+    def process(sid: str, payload: Any) -> Any:
+        request_id, reply = b"%d" % next(ids), Event()
+        waiting[request_id] = reply
+        dealer.send_multipart([request_id, json.dumps(payload["params"]).encode()])
+        read_replies()      # the fd signals once for what is queued: read it now
+        return {"status": "success", "message": "", "data": reply.wait()}
+    sio.on("process", process)
+    serve(worker_pid=worker.pid)
+
+
 def naive_worker(address: str) -> None:
     """The naive design's REP process: calls ``bench.echo`` / ``bench.slow`` as asked."""
     import time
@@ -186,5 +257,5 @@ if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     programs: Dict[str, Any] = {"echo": echo, "emit": emit, "frames": frames, "upload": upload,
                                 "stream": stream, "router": router, "rep": rep, "naive": naive,
-                                "naive_worker": naive_worker}
+                                "naive_worker": naive_worker, "forwarder": forwarder, "ipc_hop": ipc_hop}
     programs[command](*args)

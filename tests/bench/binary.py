@@ -13,17 +13,23 @@ frames are lost, reported) and on a second appliance whose budgets hold the whol
 Each frame is new memory on both sides (a copy of one random frame), as a camera's frames
 are: a server that holds a burst of them touches new pages for every one. The bare server
 is also measured sending one bytes object 1000 times, which costs it no memory per frame;
-that figure is shown beside the row, not compared."""
+that figure is shown beside the row, not compared. Beside it too: the CPU per frame of the
+IPC hop alone (``baselines ipc_hop``: a bare ZeroMQ PUSH -> PULL of the same frames), which
+robotctl's path has and the bare server's has not."""
 from __future__ import annotations
 
+import json
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from tests.appliance import Appliance
+from tests.appliance import REPO, Appliance
 from tests.bench import clients
 from tests.bench.common import MiB, Child, Row, cpu_seconds, median
 
@@ -72,11 +78,14 @@ class CountingProxy:
 
 
 def _receive(url: str, event: str, data: Any, proxy: Any = None,
-             server: int = 0) -> Dict[str, float]:
+             server: int = 0, executor: int = 0) -> Dict[str, float]:
     """Ask for COUNT frames; time them from the first to the last and count what arrived;
-    ``cpu_us``: the ``server`` process's utime+stime per frame received."""
+    ``cpu_us``: the ``server`` process's utime+stime per frame received, ``executor_cpu_us``
+    the ``executor``'s."""
     wire_before: List[int] = []
     cpu = cpu_seconds(server) if server else 0.0
+    executor_cpu = cpu_seconds(executor) if executor else 0.0
+    client_cpu = time.process_time()      # the client runs in this process
     stream = clients.receive_stream(
         url, "frame", event, data, COUNT, 60,
         keep=lambda value: len(value) if isinstance(value, bytes) else -1,
@@ -87,8 +96,10 @@ def _receive(url: str, event: str, data: Any, proxy: Any = None,
     # From the first frame to the last: the stream's rate, not the call's latency.
     elapsed = stream.arrivals[-1] - stream.arrivals[0]
     cpu_us = (cpu_seconds(server) - cpu) / len(sizes) * 1e6 if server else 0.0
+    executor_us = (cpu_seconds(executor) - executor_cpu) / len(sizes) * 1e6 if executor else 0.0
+    client_us = (time.process_time() - client_cpu) / len(sizes) * 1e6
     return {"mib_per_s": (len(sizes) - 1) * FRAME / MiB / elapsed, "received": len(sizes),
-            "cpu_us": cpu_us,
+            "cpu_us": cpu_us, "executor_cpu_us": executor_us, "client_cpu_us": client_us,
             "wire_per_frame": (proxy.to_client - wire_before[0]) / len(sizes) if proxy else 0}
 
 
@@ -107,6 +118,15 @@ def _burst_appliance() -> Tuple[Appliance, Path]:
     return appliance, root
 
 
+def _ipc_hop() -> Dict[str, float]:
+    """CPU per frame of the IPC hop alone: a bare PUSH -> PULL of COUNT frames (baselines)."""
+    output = subprocess.run([sys.executable, "-m", "tests.bench.baselines", "ipc_hop", str(COUNT),
+                             str(FRAME)], cwd=str(REPO), check=True, capture_output=True,
+                            text=True, timeout=120).stdout
+    seconds = json.loads(output)
+    return {side: value / COUNT * 1e6 for side, value in seconds.items()}
+
+
 def _rate(rounds: List[Dict[str, float]]) -> Tuple[float, int]:
     """Median MiB/s and the frames lost over the rounds."""
     return (median([r["mib_per_s"] for r in rounds]),
@@ -118,6 +138,7 @@ def run(ctx: Any) -> List[Row]:
     burst: List[Dict[str, float]] = []
     bare: List[Dict[str, float]] = []
     reused: List[Dict[str, float]] = []
+    hop: List[Dict[str, float]] = []
     ask: Tuple[str, Any] = ("process", clients.process("frames", count=COUNT, size=FRAME))
     burst_appliance, burst_root = _burst_appliance()
     try:
@@ -128,7 +149,9 @@ def run(ctx: Any) -> List[Row]:
                 reused.append(_receive(server.url, "frames", dict(plain[1], reuse=True)))
                 ours.append(_receive(ctx.url, *ask))
                 burst.append(_receive(burst_appliance.url, *ask,
-                                      server=burst_appliance.gateway_pid()))
+                                      server=burst_appliance.gateway_pid(),
+                                      executor=burst_appliance.executor_pid()))
+                hop.append(_ipc_hop())
             bare_proxy = CountingProxy(_port(server.url))
             bare_wire = _receive(bare_proxy.url, *plain, proxy=bare_proxy)["wire_per_frame"]
             bare_proxy.close()
@@ -146,14 +169,23 @@ def run(ctx: Any) -> List[Row]:
         Row(measure % (COUNT, FRAME // 1000, "client_buffer_bytes and event_buffer_bytes %d MiB "
                        "(hold the burst)"
                        % (BURST_BUDGET // MiB)),
-            "%.1f MiB/s; %d frames lost in %d rounds; gateway CPU %.0f µs per frame"
-            % (burst_rate, burst_lost, len(burst), median([r["cpu_us"] for r in burst])),
+            "%.1f MiB/s; %d frames lost in %d rounds; CPU per frame: gateway %.0f µs + "
+            "executor %.0f µs (the client's %.0f µs)"
+            % (burst_rate, burst_lost, len(burst), median([r["cpu_us"] for r in burst]),
+               median([r["executor_cpu_us"] for r in burst]),
+               median([r["client_cpu_us"] for r in burst])),
             "%.1f MiB/s (bare server's binary emit, unbounded queue); its CPU %.0f µs per "
-            "frame (one bytes object sent 1000 times instead: %.1f MiB/s)"
+            "frame (the client's %.0f µs; one bytes object sent 1000 times instead: %.1f MiB/s) "
+            "· the IPC hop alone "
+            "(bare ZeroMQ PUSH → PULL of the same frames): %.0f µs per frame (sender %.0f + "
+            "receiver %.0f)"
             % (bare_rate, median([r["cpu_us"] for r in bare]),
-               median([r["mib_per_s"] for r in reused])),
+               median([r["client_cpu_us"] for r in bare]), median([r["mib_per_s"] for r in reused]),
+               median([h["sender"] + h["receiver"] for h in hop]),
+               median([h["sender"] for h in hop]), median([h["receiver"] for h in hop])),
             "%.2f× the bare emit" % (burst_rate / bare_rate), "≥ 0.9×",
-            burst_rate >= 0.9 * bare_rate, {"robotctl": burst, "bare": bare, "reused": reused}),
+            burst_rate >= 0.9 * bare_rate,
+            {"robotctl": burst, "bare": bare, "reused": reused, "ipc_hop": hop}),
         Row(measure % (COUNT, FRAME // 1000, "default client_buffer_bytes (4 MiB) and "
                        "event_buffer_bytes (16 MiB)"),
             "%.1f MiB/s; %d frames lost in %d rounds (beyond the budget, reported)"

@@ -1,6 +1,7 @@
 """``process`` round trips, one call in flight, and the server CPU each call costs, next to the
 naive design (the original's shape: Socket.IO → green ZeroMQ REQ → a REP process), the bare
-echo (the method runs in the server, no isolation) and a bare DEALER/ROUTER hop."""
+echo (the method runs in the server, no isolation), robotctl's two hops built from stock parts
+(``baselines forwarder``: the floor of its shape) and a bare DEALER/ROUTER hop."""
 from __future__ import annotations
 
 import asyncio
@@ -127,10 +128,13 @@ def run(ctx: Any) -> List[Row]:
 
     app_data = clients.process("echo", value=PAYLOAD)
     app_pids = lambda: {name: pid for name, pid in ctx.pids().items() if name in ("gateway", "executor")}  # noqa: E731
-    with Child("echo") as echo, Child("naive") as naive, Child("router", address):
+    with Child("echo") as echo, Child("naive") as naive, Child("forwarder") as floor, \
+            Child("router", address):
         servers = {"echo": (echo.url, "echo", PAYLOAD, _Cpu(lambda: _roles(echo.pids(), ("server",)))),
                    "naive": (naive.url, "process", app_data,
                              _Cpu(lambda: _roles(naive.pids(), ("server", "worker")))),
+                   "floor": (floor.url, "process", app_data,
+                             _Cpu(lambda: _roles(floor.pids(), ("server", "echo")))),
                    "robotctl": (ctx.url, "process", app_data, _Cpu(app_pids))}
         for _ in range(ctx.rounds):
             for name, (url, event, data, cpu) in servers.items():
@@ -145,33 +149,39 @@ def run(ctx: Any) -> List[Row]:
 
 
 def _latency_row(kind: str, stats: Dict[str, Dict[str, float]]) -> Row:
-    app, naive, echo = (stats[name + " " + kind] for name in ("robotctl", "naive", "echo"))
+    app, naive, echo, floor = (stats[name + " " + kind]
+                               for name in ("robotctl", "naive", "echo", "floor"))
     to_naive, to_echo = app["p50"] / naive["p50"], app["p50"] / echo["p50"]
     return Row(
         measure="process round trip, %s client" % ("python sync" if kind == "sync" else "AsyncClient"),
         robotctl="%s; %.0f calls/s" % (fmt_stats(app), app["calls_per_s"]),
-        baseline="naive design %s · bare echo %s · DEALER/ROUTER p50 %s" % (
-            fmt_stats(naive), fmt_stats(echo), us(stats["dealer/router"]["p50"])),
+        baseline="naive design %s · bare echo %s · the same hops from stock parts %s · "
+                 "DEALER/ROUTER p50 %s" % (fmt_stats(naive), fmt_stats(echo), fmt_stats(floor),
+                                           us(stats["dealer/router"]["p50"])),
         figure="p50 %.2f× the naive design's, %.2f× the echo's; p99 %.2f× the naive design's" % (
             to_naive, to_echo, app["p99"] / naive["p99"]),
         target="p50 ≤ 0.9× naive and ≤ 1.3× echo; p99 ≤ naive",
         met=to_naive <= 0.9 and to_echo <= 1.3 and app["p99"] <= naive["p99"],
-        data={"robotctl": app, "naive": naive, "echo": echo,
+        data={"robotctl": app, "naive": naive, "echo": echo, "floor": floor,
               "dealer_router": stats["dealer/router"]})
 
 
 def _cpu_row(meters: Dict[str, _Cpu]) -> Row:
     cpu = {name: meter.per_call for name, meter in meters.items()}
-    app, naive = meters["robotctl"], meters["naive"]
+    app, naive, floor = meters["robotctl"], meters["naive"], meters["floor"]
     ratio = cpu["robotctl"] / cpu["naive"]
     return Row(
         measure="server CPU per call (utime+stime of every server process, over the calls)",
         robotctl="%s (gateway %s + executor %s)" % (
             us(cpu["robotctl"]), us(app.role_per_call("gateway")), us(app.role_per_call("executor"))),
-        baseline="naive design %s (server %s + REP process %s) · bare echo %s" % (
+        baseline="naive design %s (server %s + REP process %s) · bare echo %s · the same hops "
+                 "from stock parts %s (server %s + ROUTER echo %s)" % (
             us(cpu["naive"]), us(naive.role_per_call("server")), us(naive.role_per_call("worker")),
-            us(cpu["echo"])),
-        figure="%.2f× the naive design's, %.2f× the echo's" % (ratio, cpu["robotctl"] / cpu["echo"]),
+            us(cpu["echo"]), us(cpu["floor"]), us(floor.role_per_call("server")),
+            us(floor.role_per_call("echo"))),
+        figure="%.2f× the naive design's, %.2f× the echo's; the stock parts %.2f× the naive "
+               "design's" % (ratio, cpu["robotctl"] / cpu["echo"], cpu["floor"] / cpu["naive"]),
         target="≤ 0.9× the naive design's", met=ratio <= 0.9,
         data=dict(cpu, **{"robotctl " + role: app.role_per_call(role) for role in app.seconds},
-                  **{"naive " + role: naive.role_per_call(role) for role in naive.seconds}))
+                  **{"naive " + role: naive.role_per_call(role) for role in naive.seconds},
+                  **{"floor " + role: floor.role_per_call(role) for role in floor.seconds}))
