@@ -96,11 +96,18 @@ class Leadership:
 
     def timer_fired(self) -> bool:
         """The timer's signal arrived: if the leader's inline job still runs, hand the loop
-        to a worker; True if so. A signal for a job that has just ended, or a stale one for
-        an earlier job, changes nothing."""
+        to a worker; True if so. A signal for a job that has just ended changes nothing. A
+        stale one, for an earlier job, arrives while the running job is young: the timer is
+        armed again for what that job has left, because SIGALRM does not queue: the job's
+        own expiry may have merged into the stale signal while it was pending, and then
+        no other signal would come."""
         with self._lock:
             since = self._inline_since
-            if since is None or time.monotonic() - since < self._handoff_after / 2:
+            if since is None:
+                return False
+            elapsed = time.monotonic() - since
+            if elapsed < self._handoff_after / 2:
+                signal.setitimer(signal.ITIMER_REAL, self._handoff_after - elapsed)
                 return False
             self._inline_since = None
             self._leader = None      # the old leader sees it has lost the lead

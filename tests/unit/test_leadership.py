@@ -123,6 +123,26 @@ def test_a_call_that_outlasts_the_handoff_loses_the_loop_and_later_calls_go_on(t
     assert threads[0] != threads[1], "the loop's next call ran on the slow call's thread"
 
 
+def test_a_stale_signal_that_swallowed_the_calls_own_still_hands_the_loop_on(timer_signal):
+    """SIGALRM does not queue: when a call's timer expires while the signal of an earlier
+    call is still pending, the main thread takes one signal, early in the call's life.
+    Simulated deterministically: the call disarms its own timer (its expiry merged away)
+    and the early signal is taken at once; the loop must still move on."""
+    leadership = Leadership(WorkerPool(), handoff_after=0.02)
+    started: Set[int] = set()
+
+    def run(index: int) -> None:
+        started.add(index)
+        if index == 0:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            assert leadership.timer_fired() is False     # too early for this call: stale
+            wait_for(lambda: 1 in started, 10, "the loop to take the next call")
+
+    terms = serve_jobs(leadership, [0, 1], run)
+    wait_for(lambda: started == {0, 1}, 10, "both calls")
+    assert terms.in_order and leadership.takeovers == 1
+
+
 def test_a_signal_without_a_running_call_changes_nothing(timer_signal):
     leadership = Leadership(WorkerPool(), handoff_after=TINY)
     assert leadership.timer_fired() is False      # no call runs: a stale signal
