@@ -291,8 +291,14 @@ class ExecutorLink:
         event = sockets.peer_event_number(frames)
         if event == zmq.EVENT_ACCEPTED:
             self._connected += 1
+            if self._connected > 1:    # an executor and its successor, for a moment
+                log.info("%d connections on the callback channel", self._connected)
         elif event == zmq.EVENT_DISCONNECTED:
             self._connected = max(0, self._connected - 1)
+            if self._connected:
+                # Says why no "is gone" follows, should a peer stay counted that has left.
+                log.info("a connection on the callback channel closed; %d remain",
+                         self._connected)
             # With another executor already connected, the one that left is the old one,
             # whose calls its successor's Hello has failed already.
             if self._connected == 0 and self.instance is not None:
