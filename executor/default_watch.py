@@ -30,6 +30,10 @@ log = logging.getLogger("executor.default_watch")
 DEBOUNCE = 1.0          # seconds of quiet after the last file event before acting
 REPLY_TIMEOUT = 60.0    # the executor restarts in between; give it time
 OBSERVER_TIMEOUT = 60.0
+# watchdog's event types that change a tree's contents ("closed": closed after a write). The
+# releases after bookworm's 2.2.1 add "opened" and "closed_no_write", which are reads, and
+# "attrib" (a chmod or a touch), which leaves the contents, and so the tree's hash, as they were.
+CHANGE_EVENTS = frozenset({"created", "deleted", "modified", "moved", "closed"})
 
 
 def tree_hash(root: Path) -> str:
@@ -39,6 +43,25 @@ def tree_hash(root: Path) -> str:
         digest.update(str(path.relative_to(root)).encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def is_change(event: Any, root: str) -> bool:
+    """Whether the watchdog ``event`` says that something under ``root`` changed.
+
+    Reading a file is no change: watchdog's later releases also report a file opened and
+    closed unwritten, and this service reads every file of ``root`` to hash it, so acting on
+    those re-hashed the tree once per DEBOUNCE, forever (~2 ms of CPU a second with the bundled
+    project, more with a larger one). A bytecode cache is no change either. A move counts
+    where it lands too (a package upgrade that moves a new ``default`` into place).
+    """
+    if event.event_type not in CHANGE_EVENTS:
+        return False
+    paths = (event.src_path, getattr(event, "dest_path", ""))
+    return any(_under(os.fsdecode(path), root) for path in paths if path)
+
+
+def _under(path: str, root: str) -> bool:
+    return (path == root or path.startswith(root + os.sep)) and "__pycache__" not in path
 
 
 def compile_error(main: Path) -> Optional[str]:
@@ -70,11 +93,11 @@ class DefaultWatch:
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 
-        changes, prefix = self.changes, str(self.default_dir)
+        changes, root = self.changes, str(self.default_dir)
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: Any) -> None:
-                if "__pycache__" not in event.src_path:
+                if is_change(event, root):
                     changes.put(event.src_path)
 
         self.default_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +107,6 @@ class DefaultWatch:
         # Watch the parent: default/ may be replaced as a whole (a package upgrade).
         observer.schedule(Handler(), str(self.default_dir.parent), recursive=True)
         observer.start()
-        self._prefix = prefix
         return observer
 
     def run(self) -> None:
@@ -95,9 +117,8 @@ class DefaultWatch:
             timeout = earliest(self.notifier.seconds_to_next_ping(),
                            None if settle_at is None else max(0.0, settle_at - time.monotonic()))
             try:
-                path = self.changes.get(timeout=timeout)
-                if path.startswith(self._prefix):
-                    settle_at = time.monotonic() + DEBOUNCE
+                self.changes.get(timeout=timeout)
+                settle_at = time.monotonic() + DEBOUNCE
             except queue.Empty:
                 pass
             self.notifier.watchdog()
