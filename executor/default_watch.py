@@ -56,12 +56,13 @@ def is_change(event: Any, root: str) -> bool:
     """
     if event.event_type not in CHANGE_EVENTS:
         return False
-    paths = (event.src_path, getattr(event, "dest_path", ""))
-    return any(_under(os.fsdecode(path), root) for path in paths if path)
+    paths = (os.fsdecode(path) for path in (event.src_path, getattr(event, "dest_path", "")))
+    return any(_under(path, root) and "__pycache__" not in path for path in paths if path)
 
 
 def _under(path: str, root: str) -> bool:
-    return (path == root or path.startswith(root + os.sep)) and "__pycache__" not in path
+    """Whether ``path`` is ``root`` or lies in it (not merely starts like it: default-old)."""
+    return path == root or path.startswith(root + os.sep)
 
 
 def compile_error(main: Path) -> Optional[str]:
