@@ -1,5 +1,6 @@
 """Shared by the project store tests (test_project_store.py, test_project_rollback.py):
-the archive limits, the bundled default project, helpers, and a store in a private dir."""
+the archive limits, the bundled default project, helpers, and a store in a private dir.
+And the leadership timer's signal, blocked in every thread of the test process."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,16 @@ from typing import Dict
 
 import pytest
 
+from executor.leadership import block_timer_signal
 from executor.project_store import ProjectStore
 from executor.zip_archive import ArchiveLimits
+
+# As the executor does before its first thread starts (executor.leadership): the timer's
+# SIGALRM goes to the process, so any thread that does not block it may take it, and the
+# sigwait of test_leadership's main thread never sees it (no takeover: a slow call keeps the
+# loop). Threads inherit the mask, and threads that earlier tests leave behind (idle
+# WorkerPool workers) were started outside the test's fixture: so block it here, first.
+block_timer_signal()
 
 MiB = 1024 * 1024
 LIMITS = ArchiveLimits(max_total_size=10 * MiB, max_files=100)
